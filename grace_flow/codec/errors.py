@@ -1,0 +1,8 @@
+"""The one exception type of the codec: a malformed bitstream or a bad argument from the caller."""
+
+
+class CodecError(ValueError):
+    """A bitstream that cannot be decoded, or arguments that cannot be encoded.
+
+    The message is one line; file-level wrappers prefix it with the file name.
+    """
