@@ -1,0 +1,9 @@
+"""doit entry point: `doit` runs the flow of workflow.yaml, `doit workflow=other.yaml` another one."""
+
+from doit import get_var
+
+from grace_flow.tasks import load_graph
+
+_graph = load_graph(get_var("workflow", "workflow.yaml"))
+DOIT_CONFIG = _graph.doit_config
+globals().update(_graph.creators())

@@ -1,0 +1,307 @@
+"""The workflow.yaml schema: one typed definition, validated once at load, hashed per section.
+
+A workflow file is an *algorithm version*: which data, which decoder geometry, how it is coded.
+Each top-level section is a pydantic model; tasks depend on exactly the sections they read through
+:func:`section_digest`. Every user mistake becomes one :class:`ConfigError` line of the form
+``<file>:<line>: <key path>: <what was expected>, got <value>``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from grace_flow.errors import FlowError
+from grace_flow.yamlload import YamlError, load_with_lines
+
+
+class ConfigError(FlowError):
+    """A workflow file that cannot be used; the message is one line naming file, line and key."""
+
+
+class Section(BaseModel):
+    """Base of every schema section: unknown keys are errors, values are immutable once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ClipCounts(Section):
+    """How many clips each split holds."""
+
+    train: Annotated[int, Field(ge=1, le=10000, description="Training clips.")] = 64
+    calibration: Annotated[int, Field(ge=1, le=1000, description="Quantization calibration clips.")] = 8
+    test: Annotated[int, Field(ge=1, le=1000, description="Held-out test clips.")] = 8
+
+
+class DataConfig(Section):
+    """Talking-face clips: synthetic (offline, deterministic by seed) or cut from a video file."""
+
+    source: str = Field("synthetic", description="'synthetic', or a video file path (mp4, ...).")
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the synthetic faces.")] = 0
+    frame_size: Annotated[int, Field(ge=16, le=512, multiple_of=16, description="Square frame side.")] = 64
+    frames_per_clip: Annotated[int, Field(ge=2, le=1000, description="Frames in one clip.")] = 32
+    clips: ClipCounts = ClipCounts()
+
+
+class KeypointDetectorConfig(Section):
+    """Encoder-side keypoint detector (FOMM's KPDetector without Jacobians)."""
+
+    block_expansion: Annotated[int, Field(ge=1, le=1024, description="Hourglass base width.")] = 32
+    max_features: Annotated[int, Field(ge=1, le=4096, description="Hourglass width cap.")] = 256
+    num_blocks: Annotated[int, Field(ge=1, le=8, description="Hourglass depth.")] = 4
+    temperature: Annotated[float, Field(gt=0, le=10, description="Heatmap softmax temperature.")] = 0.1
+    scale_factor: Annotated[float, Field(gt=0, le=1, description="Input downscale factor.")] = 0.5
+
+
+class DenseMotionConfig(Section):
+    """Dense motion network: heatmaps → hourglass → K+1 masks and the occlusion map."""
+
+    block_expansion: Annotated[int, Field(ge=1, le=1024, description="Hourglass base width.")] = 32
+    max_features: Annotated[int, Field(ge=1, le=4096, description="Hourglass width cap.")] = 256
+    num_blocks: Annotated[int, Field(ge=1, le=8, description="Hourglass depth.")] = 3
+    scale_factor: Annotated[float, Field(gt=0, le=1, description="Motion-field resolution.")] = 0.5
+    kp_variance: Annotated[float, Field(gt=0, le=1, description="Gaussian heatmap variance.")] = 0.01
+
+
+class GeneratorConfig(Section):
+    """Occlusion-aware generator: down blocks, warp, residual bottleneck, up blocks."""
+
+    block_expansion: Annotated[int, Field(ge=1, le=1024, description="First feature width.")] = 32
+    max_features: Annotated[int, Field(ge=1, le=4096, description="Feature width cap.")] = 256
+    num_down_blocks: Annotated[int, Field(ge=1, le=6, description="Down (and up) blocks.")] = 2
+    num_bottleneck_blocks: Annotated[int, Field(ge=0, le=32, description="Residual blocks.")] = 3
+    estimate_occlusion_map: bool = Field(True, description="Predict and apply an occlusion map.")
+
+
+class TrainConfig(Section):
+    """Training from scratch on the data: clips (deterministic by seed)."""
+
+    steps: Annotated[int, Field(ge=1, le=10**7, description="Optimizer steps.")] = 1500
+    batch_size: Annotated[int, Field(ge=1, le=1024, description="Frame pairs per step.")] = 16
+    learning_rate: Annotated[float, Field(gt=0, le=1, description="Adam learning rate.")] = 2e-3
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of init and sampling.")] = 0
+    pyramid_scales: Annotated[int, Field(ge=1, le=6, description="Scales of the L1 pyramid.")] = 3
+    equivariance_weight: Annotated[float, Field(ge=0, le=100, description="Keypoint equivariance.")] = 1.0
+    landmark_weight: Annotated[float, Field(ge=0, le=100, description="Landmark supervision.")] = 1.0
+
+
+class ModelConfig(Section):
+    """The float AGC decoder (+ keypoint detector): where it comes from and its geometry."""
+
+    source: Literal["train", "checkpoint", "init"] = Field(
+        "train", description="train on data:, load model.checkpoint, or random init (sizing only)."
+    )
+    checkpoint: Optional[str] = Field(None, description="Checkpoint file (source: checkpoint).")
+    fomm_config: Optional[str] = Field(
+        None, description="First-order-model YAML; makes checkpoint a FOMM-format file."
+    )
+    num_channels: Annotated[int, Field(ge=1, le=4, description="Image channels.")] = 3
+    num_kp: Annotated[int, Field(ge=1, le=64, description="Keypoints per frame.")] = 10
+    kp_detector: KeypointDetectorConfig = KeypointDetectorConfig()
+    dense_motion: DenseMotionConfig = DenseMotionConfig()
+    generator: GeneratorConfig = GeneratorConfig()
+    train: TrainConfig = TrainConfig()
+
+
+class CodecConfig(Section):
+    """The AGC bitstream: HEVC-intra key frames plus FP16 entropy-coded keypoints."""
+
+    gop: Annotated[int, Field(ge=1, le=10000, description="Frames per key frame.")] = 32
+    fps: Annotated[float, Field(gt=0, le=240, description="Frame rate for kbps.")] = 25.0
+    key_frame_quality: Annotated[int, Field(ge=1, le=100, description="HEIF quality.")] = 90
+
+
+class Workflow(Section):
+    """One algorithm version of the decoder and its hardware."""
+
+    name: Annotated[
+        str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$", description="Artifact folder name.")
+    ]
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    codec: CodecConfig = CodecConfig()
+
+
+def load_workflow(path: str | Path) -> Workflow:
+    """Read, validate and return the workflow at ``path``; raise :class:`ConfigError` on any problem."""
+    path = Path(path)
+    try:
+        raw, lines = load_with_lines(path)
+    except YamlError as err:
+        raise ConfigError(str(err)) from None
+    try:
+        workflow = Workflow.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_first_error(path, raw, lines, err)) from None
+    _check_files(path, workflow, lines)
+    return workflow
+
+
+def resolve(workflow_path: str | Path, relative: str) -> Path:
+    """A path named in the workflow, resolved against the workflow file's folder."""
+    return (Path(workflow_path).parent / relative).resolve()
+
+
+def section_digest(workflow: Workflow, *sections: str) -> dict[str, Any]:
+    """The JSON-able content of ``sections`` for doit's ``config_changed`` (keys sorted, stable)."""
+    return {name: getattr(workflow, name).model_dump(mode="json") for name in sections}
+
+
+def stable_hash(obj: Any) -> str:
+    """sha256 of ``obj``'s canonical JSON (sorted keys): equal content, equal hash, any process."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of workflow.yaml, generated from the same pydantic definition."""
+    schema = Workflow.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "grace_flow workflow"
+    return schema
+
+
+def _check_files(path: Path, workflow: Workflow, lines: dict[tuple, int]) -> None:
+    if workflow.model.source == "checkpoint" and not workflow.model.checkpoint:
+        line = lines.get(("model", "source"), 1)
+        raise ConfigError(
+            f"{path.name}:{line}: model.checkpoint: required when model.source is 'checkpoint'"
+        )
+    named = {
+        ("model", "checkpoint"): workflow.model.checkpoint,
+        ("model", "fomm_config"): workflow.model.fomm_config,
+    }
+    if workflow.data.source != "synthetic":
+        named[("data", "source")] = workflow.data.source
+    for key, value in named.items():
+        if value and not resolve(path, value).is_file():
+            line = lines.get(key, 1)
+            raise ConfigError(
+                f"{path.name}:{line}: {'.'.join(key)}: file {value!r} does not exist "
+                f"(paths are relative to {path.name}'s folder)"
+            )
+
+
+def _first_error(path: Path, raw: Any, lines: dict[tuple, int], err: ValidationError) -> str:
+    """Turn pydantic's first error into the one-line message users see."""
+    error = err.errors()[0]
+    loc = tuple(str(part) for part in error["loc"])
+    kind = error["type"]
+    line = _line_of(lines, loc)
+    where = f"{path.name}:{line}: {'.'.join(loc) if loc else '(top level)'}"
+    if kind == "model_type" and not loc:
+        return f"{path.name}:1: (top level): expected a mapping of sections, got {_show(raw)}"
+    if kind == "extra_forbidden":
+        known = _fields_at(loc[:-1])
+        guess = difflib.get_close_matches(loc[-1], known, n=1) or _elsewhere(loc[-1])
+        hint = f"did you mean '{guess[0]}'?" if guess else f"known keys: {', '.join(known)}"
+        return f"{where}: unknown key; {hint}"
+    if kind == "missing":
+        return f"{where}: missing required key"
+    field = _field_at(loc)
+    expected = _expectation(field) if field is not None else error["msg"]
+    return f"{where}: expected {expected}, got {_show(error.get('input'))}"
+
+
+def _line_of(lines: dict[tuple, int], loc: tuple[str, ...]) -> int:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1
+
+
+def _model_at(loc: tuple[str, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] = Workflow
+    for part in loc:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
+def _elsewhere(key: str) -> list[str]:
+    """Full paths of schema keys named ``key`` in other sections (a key put at the wrong level)."""
+    found, todo = [], [((), Workflow)]
+    while todo:
+        prefix, model = todo.pop()
+        for name, field in model.model_fields.items():
+            if name == key:
+                found.append(".".join(prefix + (name,)))
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                todo.append((prefix + (name,), field.annotation))
+    return sorted(found)
+
+
+def _fields_at(loc: tuple[str, ...]) -> list[str]:
+    model = _model_at(loc)
+    return list(model.model_fields) if model else []
+
+
+def _field_at(loc: tuple[str, ...]):
+    model = _model_at(loc[:-1]) if loc else None
+    return model.model_fields.get(loc[-1]) if model else None
+
+
+def _expectation(field) -> str:
+    """Describe what a field accepts, from its annotation and constraints ('an integer 1..64')."""
+    bounds = {}
+    for meta in field.metadata:
+        for name in ("ge", "gt", "le", "lt", "multiple_of", "pattern"):
+            if getattr(meta, name, None) is not None:
+                bounds[name] = getattr(meta, name)
+    annotation = field.annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "a mapping with keys " + ", ".join(annotation.model_fields)
+    if getattr(annotation, "__origin__", None) is Literal:
+        return "one of " + ", ".join(repr(v) for v in annotation.__args__)
+    if annotation is bool:
+        return "true or false"
+    if "pattern" in bounds:
+        return f"a name of letters, digits and _ (1-64 characters)"
+    noun = {int: "an integer", float: "a number"}.get(annotation, "a string")
+    low = bounds.get("ge", bounds.get("gt"))
+    high = bounds.get("le", bounds.get("lt"))
+    text = noun
+    if low is not None and high is not None:
+        text += f" {_num(low)}..{_num(high)}" if "gt" not in bounds else f" > {_num(low)} and ≤ {_num(high)}"
+    if "multiple_of" in bounds:
+        text += f", a multiple of {bounds['multiple_of']}"
+    return text
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else str(value)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    if value is None:
+        return "nothing"
+    return repr(value)
+
+
+def dump_schema(path: str | Path) -> None:
+    """Write the JSON Schema to ``path`` (atomically, only when it changed)."""
+    from grace_flow.fsutil import write_if_changed
+
+    write_if_changed(path, json.dumps(json_schema(), indent=2) + "\n")
+
+
+__all__ = [
+    "ConfigError",
+    "Workflow",
+    "load_workflow",
+    "resolve",
+    "section_digest",
+    "stable_hash",
+    "json_schema",
+    "dump_schema",
+]
