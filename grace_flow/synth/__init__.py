@@ -1,0 +1,1 @@
+from .reports import ReportError, format_resources, parse_report
