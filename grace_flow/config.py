@@ -305,3 +305,7 @@ __all__ = [
     "json_schema",
     "dump_schema",
 ]
+
+
+if __name__ == "__main__":  # python -m grace_flow.config: refresh workflow.schema.json
+    dump_schema(Path(__file__).resolve().parents[1] / "workflow.schema.json")
