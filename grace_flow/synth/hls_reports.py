@@ -74,9 +74,14 @@ def _xml_resources(path: Path, element: ET.Element | None) -> dict[str, int]:
     return counts
 
 
-def _xml_float(element: ET.Element | None) -> float | None:
+def _xml_float(path: Path, element: ET.Element | None) -> float | None:
     text = (element.text or "").strip() if element is not None else ""
-    return None if text in UNDEFINED else float(text)
+    if text in UNDEFINED:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ReportError(f"{path}: <{element.tag}> is '{text}', not a number") from None
 
 
 def parse_csynth_xml(path: Path, text: str) -> dict:
@@ -84,7 +89,11 @@ def parse_csynth_xml(path: Path, text: str) -> dict:
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
-        raise ReportError(f"{path}: XML does not parse ({exc}); the report looks truncated")
+        line, column = exc.position
+        raise ReportError(
+            f"{path}: XML does not parse at line {line}, column {column}; "
+            "the report looks truncated"
+        ) from None
     version = (root.findtext("ReportVersion/Version") or "").strip()
     if root.tag != "profile" or not version:
         raise ReportError(f"{path}: XML is not a csynth report (no <profile><ReportVersion>)")
@@ -107,11 +116,12 @@ def parse_csynth_xml(path: Path, text: str) -> dict:
     if available:
         record["resources"]["available"] = available
     clock = {
-        "target": _xml_float(root.find("UserAssignments/TargetClockPeriod")),
+        "target": _xml_float(path, root.find("UserAssignments/TargetClockPeriod")),
         "estimated": _xml_float(
+            path,
             root.find("PerformanceEstimates/SummaryOfTimingAnalysis/EstimatedClockPeriod")
         ),
-        "uncertainty": _xml_float(root.find("UserAssignments/ClockUncertainty")),
+        "uncertainty": _xml_float(path, root.find("UserAssignments/ClockUncertainty")),
     }
     _put(record, "clock_ns", {k: v for k, v in clock.items() if v is not None})
     overall = root.find("PerformanceEstimates/SummaryOfOverallLatency")
@@ -157,7 +167,7 @@ def _column_value(table: Table, row: list[str], *words: str, exclude=()) -> str 
     return row[index] if index is not None and index < len(row) else None
 
 
-def _old_style(path: Path, text: str, lines: list[str], record: dict) -> None:
+def _old_style(path: Path, lines: list[str], record: dict) -> None:
     """The 'Vivado HLS Report for' layout (Vivado HLS 2018.x-2020.1)."""
     if find_line(lines, r"^== Interface") is None:
         raise ReportError(f"{path}: section '== Interface' is missing; the report looks truncated")
@@ -202,6 +212,8 @@ def _resource_cell(path: Path, name: str, cell: str) -> int:
 def _summary_style(path: Path, lines: list[str], record: dict) -> None:
     """The 'Synthesis Summary Report' layout (Vitis HLS 2020.2+): one tree table of modules."""
     table = _table_after(path, lines, r"^\+ Performance & Resource Estimates", "module summary")
+    if not table.closed:
+        raise ReportError(f"{path}: module summary table is cut off; the report looks truncated")
     top_row = next((row for row in table.rows if row[0].startswith("+")), None)
     if top_row is None:
         raise ReportError(f"{path}: module summary has no top-module ('+') row")
@@ -235,7 +247,7 @@ def parse_csynth_rpt(path: Path, text: str) -> dict:
         record["part"] = normalize_part(part)
     record["top"] = old[2] if old else summary[1]
     if old:
-        _old_style(path, text, lines, record)
+        _old_style(path, lines, record)
     else:
         _summary_style(path, lines, record)
     return record

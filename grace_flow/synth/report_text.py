@@ -107,6 +107,7 @@ class Table:
     columns: list[str]
     rows: list[list[str]]
     end_line: int
+    closed: bool
 
     def column(self, *words: str, exclude: tuple[str, ...] = ()) -> int | None:
         """Index of the first column whose name contains every word and none of `exclude`."""
@@ -171,7 +172,8 @@ def next_table(lines: list[str], start: int) -> Table | None:
         # Two-column key/value tables (power summary) have no header row.
         header, body = [], block[1:]
     rows = [_split_row(line, spans) for line in body if line.lstrip().startswith("|")]
-    return Table(_header_names(header, spans), rows, index)
+    closed = len(borders) >= 2 and borders[-1] == len(block) - 1
+    return Table(_header_names(header, spans), rows, index, closed)
 
 
 def find_line(lines: list[str], pattern: str, start: int = 0) -> int | None:

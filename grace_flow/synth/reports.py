@@ -2,7 +2,8 @@
 normalized record, shared by real reports and the analytic estimate.
 
 Record keys (a key the report does not hold is absent, never zero):
-  kind             hls_csynth_xml | hls_csynth_rpt | vivado_utilization | vivado_timing | vivado_power
+  kind             hls_csynth_xml | hls_csynth_rpt | vivado_utilization | vivado_timing
+                   | vivado_power
   tool             vivado_hls | vitis_hls | vivado
   tool_version     "2020.2"
   part             "xc7z020clg400-1" for 7-series parts, otherwise as the report writes it
@@ -72,10 +73,13 @@ def parse_report(path: str | Path) -> dict:
     path = Path(path)
     text = read_report_text(path)
     kind = detect_kind(path, text)
-    # The tools end every text report with a newline; a cut-off copy (disk full, killed run)
-    # usually stops mid-line.
-    if kind != "hls_csynth_xml" and not text.endswith("\n"):
-        raise ReportError(f"{path}: report ends mid-line; it looks truncated, rerun the step")
+    # The tools close every text report with blank lines; a copy cut short (disk full, killed
+    # run) stops mid-line or mid-section. Most sections sit near the top, so check the end.
+    if kind != "hls_csynth_xml" and not text.endswith("\n\n"):
+        raise ReportError(
+            f"{path}: report stops without its closing blank line; it looks truncated, "
+            "rerun the step that writes it"
+        )
     record = {"kind": kind, **_PARSERS[kind](path, text)}
     record["source"] = {"file": path.name, "kind": kind}
     return record
