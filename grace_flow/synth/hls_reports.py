@@ -74,14 +74,16 @@ def _xml_resources(path: Path, element: ET.Element | None) -> dict[str, int]:
     return counts
 
 
-def _xml_float(path: Path, element: ET.Element | None) -> float | None:
-    text = (element.text or "").strip() if element is not None else ""
-    if text in UNDEFINED:
-        return None
+def _nanoseconds(path: Path, what: str, text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise ReportError(f"{path}: <{element.tag}> is '{text}', not a number") from None
+        raise ReportError(f"{path}: {what} is '{text}', not a number") from None
+
+
+def _xml_float(path: Path, element: ET.Element | None) -> float | None:
+    text = (element.text or "").strip() if element is not None else ""
+    return None if text in UNDEFINED else _nanoseconds(path, f"<{element.tag}>", text)
 
 
 def parse_csynth_xml(path: Path, text: str) -> dict:
@@ -176,8 +178,8 @@ def _old_style(path: Path, lines: list[str], record: dict) -> None:
     for key, column in (("target", "Target"), ("estimated", "Estimated"),
                         ("uncertainty", "Uncertainty")):
         value = _column_value(timing, timing.rows[0], column)
-        if value not in UNDEFINED and value is not None:
-            clock[key] = float(value)
+        if value is not None and value not in UNDEFINED:
+            clock[key] = _nanoseconds(path, f"'{column}' clock", value)
     _put(record, "clock_ns", clock)
     latency = _table_after(path, lines, r"^\+ Latency", "'Latency' summary")
     row = latency.rows[0]
@@ -188,18 +190,24 @@ def _old_style(path: Path, lines: list[str], record: dict) -> None:
         _put(record, key, _min_max(_cell_cycles(path, low or "?")[0],
                                    _cell_cycles(path, high or "?")[1]))
     usage = _table_after(path, lines, r"^== Utilization Estimates", "utilization summary")
-    resources: dict = {}
-    for label, target in (("Total", resources), ("Available", {})):
-        cells = usage.row(label)
-        if cells is None:
-            raise ReportError(f"{path}: utilization summary has no '{label}' row")
-        for index, name in enumerate(usage.columns):
-            key = HLS_RESOURCE_KEYS.get(name.upper())
-            if key is not None and cells[index] not in UNDEFINED:
-                target[key] = _count(path, f"{label} {name}", cells[index])
-        if target is not resources and target:
-            resources["available"] = target
+    resources = _old_resource_row(path, usage, "Total")
+    available = _old_resource_row(path, usage, "Available")
+    if available:
+        resources["available"] = available
     record["resources"] = resources
+
+
+def _old_resource_row(path: Path, usage: Table, label: str) -> dict[str, int]:
+    """Resource counts of the 'Total' or 'Available' row of an old-style utilization summary."""
+    cells = usage.row(label)
+    if cells is None:
+        raise ReportError(f"{path}: utilization summary has no '{label}' row")
+    counts = {}
+    for index, name in enumerate(usage.columns):
+        key = HLS_RESOURCE_KEYS.get(name.upper())
+        if key is not None and cells[index] not in UNDEFINED:
+            counts[key] = _count(path, f"'{label}' {name}", cells[index])
+    return counts
 
 
 def _resource_cell(path: Path, name: str, cell: str) -> int:

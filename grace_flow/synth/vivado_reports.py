@@ -125,9 +125,10 @@ def _clock_periods(lines: list[str]) -> dict[str, float]:
     periods = {}
     for line in lines[dashes + 1 :]:
         values = re.findall(r"\{[^}]*\}|\S+", line)
-        if not values or period_column is None or len(values) <= period_column:
+        if period_column is None or len(values) <= period_column:
             break
-        periods[values[0]] = float(values[period_column])
+        if re.fullmatch(r"\d+(\.\d+)?", values[period_column]):
+            periods[values[0]] = float(values[period_column])
     return periods
 
 
