@@ -47,7 +47,9 @@ def encode_clip(
     return container.pack(header, chunks)
 
 
-def _header_for(frames: np.ndarray, keypoints: np.ndarray, gop: int, fps: float) -> container.Header:
+def _header_for(
+    frames: np.ndarray, keypoints: np.ndarray, gop: int, fps: float
+) -> container.Header:
     """Check the encoder's arguments and build the header they describe."""
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4:
         raise CodecError(f"frames must be a uint8 array [T,H,W,3], got {_describe(frames)}")
@@ -105,8 +107,10 @@ def bitrate(data: bytes, *, frame_count: int, width: int, height: int, fps: floa
     given = {"frame_count": frame_count, "width": width, "height": height}
     for name, value in given.items():
         if value != getattr(header, name):
-            raise CodecError(f"bitrate: {name} {value} disagrees with the bitstream's header "
-                             f"({getattr(header, name)})")
+            raise CodecError(
+                f"bitrate: {name} {value} disagrees with the bitstream header"
+                f" ({getattr(header, name)})"
+            )
     total = len(data)
     key_frame_bytes = sum(len(chunk.key_frame) for chunk in chunks)
     keypoint_bytes = sum(len(chunk.keypoints) for chunk in chunks)

@@ -173,5 +173,7 @@ def unpack(data: bytes) -> tuple[Header, list[Chunk]]:
                 raise CodecError(f"GOP {index} has an empty {name} payload")
         chunks.append(Chunk(bytes(key_frame), bytes(keypoints)))
     if reader.left:
-        raise CodecError(f"{reader.left} trailing bytes after the last GOP (at byte {reader.offset})")
+        raise CodecError(
+            f"{reader.left} trailing bytes after the last GOP (at byte {reader.offset})"
+        )
     return header, chunks

@@ -4,9 +4,10 @@ GRACE sends key frames as BPG, which is HEVC intra in a small wrapper; HEIF is t
 container around the same HEVC intra coding. Chroma is coded 4:4:4 (HEVC range extensions): at the
 64-256 px sizes of talking-face clips it gives higher PSNR than 4:2:0 for no more bytes.
 
-libheif is C code, so a payload is checked for a sane box structure before libheif sees it, the
-image size libheif reports is checked before any pixels are decoded, and every error libheif
-raises becomes a `CodecError`.
+libheif is C code, so before libheif sees a payload its box structure is checked and the coded
+picture size in its HEVC parameter sets is bounded by the container's geometry (hevc.py); the image
+size libheif reports is checked before any pixels are decoded, and every error libheif raises
+becomes a `CodecError`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import numpy as np
 import pillow_heif
 
 from .errors import CodecError
+from .hevc import check_coded_size, iso_boxes
 
-_BOX_HEADER = 8
 _HEIC_BRANDS = (b"heic", b"heix", b"mif1")
 
 
@@ -33,7 +34,8 @@ def encode_key_frame(image: np.ndarray, quality: int) -> bytes:
         mode="RGB", size=(width, height), data=np.ascontiguousarray(image).tobytes()
     )
     buffer = io.BytesIO()
-    # No colour profile box: encoder and decoder agree on the default matrix, so it only costs bytes.
+    # No colour profile box: encoder and decoder agree on the default matrix, so it only costs
+    # bytes (20 per key frame).
     heif.save(buffer, quality=quality, chroma=444, save_nclx_profile=False)
     return buffer.getvalue()
 
@@ -44,16 +46,7 @@ def check_heif_structure(payload: bytes) -> None:
     Checks: an `ftyp` box first with a HEIC brand, every box size within the payload (no 64-bit or
     to-end sizes), the boxes tiling the payload exactly, and both `meta` and `mdat` present.
     """
-    offset, kinds = 0, []
-    while offset < len(payload):
-        if len(payload) - offset < _BOX_HEADER:
-            raise CodecError(f"HEIF box at byte {offset} is cut off")
-        size = int.from_bytes(payload[offset : offset + 4], "big")
-        kind = payload[offset + 4 : offset + 8]
-        if not _BOX_HEADER <= size <= len(payload) - offset:
-            raise CodecError(f"HEIF box {kind!r} at byte {offset} has size {size}")
-        kinds.append(kind)
-        offset += size
+    kinds = [kind for kind, _, _ in iso_boxes(payload, 0, len(payload))]
     if not kinds or kinds[0] != b"ftyp":
         raise CodecError("HEIF payload does not start with an ftyp box")
     if payload[8:12] not in _HEIC_BRANDS:
@@ -66,6 +59,7 @@ def check_heif_structure(payload: bytes) -> None:
 def decode_key_frame(payload: bytes, width: int, height: int) -> np.ndarray:
     """Decode a HEIF payload to a uint8 RGB image `[height, width, 3]`, or raise `CodecError`."""
     check_heif_structure(payload)
+    check_coded_size(payload, width, height)
     try:
         heif = pillow_heif.open_heif(io.BytesIO(payload), convert_hdr_to_8bit=True)
         size, mode = heif.size, heif.mode

@@ -63,10 +63,14 @@ def decode_keypoints(payload: bytes, frames: int, num_kp: int) -> np.ndarray:
         planes = decompressor.decompress(payload, expected)
     except zlib.error as err:
         raise CodecError(f"keypoint payload is not valid DEFLATE data ({err})") from None
-    if len(planes) != expected or not decompressor.eof:
+    shape = f"{frames} frames x {num_kp} keypoints"
+    if len(planes) != expected:
         raise CodecError(
-            f"keypoint payload decompresses to {'more' if len(planes) == expected else len(planes)}"
-            f" bytes, expected {expected} ({frames} frames x {num_kp} keypoints)"
+            f"keypoint payload decompresses to {len(planes)} bytes, expected {expected} ({shape})"
+        )
+    if not decompressor.eof:
+        raise CodecError(
+            f"keypoint payload does not end after the expected {expected} bytes ({shape})"
         )
     if decompressor.unconsumed_tail or decompressor.unused_data:
         raise CodecError("keypoint payload has bytes after the end of its DEFLATE stream")
