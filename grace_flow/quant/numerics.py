@@ -1,0 +1,416 @@
+"""Integer arithmetic of the co-processor engines: the bit-exact specification.
+
+Every function that takes integer tensors is an engine operation: integers in, integers out, no
+floating point touches a value. C-sim and the board must reproduce these results bit for bit.
+docs/numerics.md states the same formulas with the bit width of every intermediate and the
+argument that none overflows; the Python evaluates in int64 (or float64 where that is provably exact)
+only because numpy has no narrower accumulators worth using.
+
+Functions that take float scales (quantize_multiplier, residual_params, channel_affine_params,
+kp_to_fixed) derive integer parameters once, at compile time or once per frame on the host; the
+engines receive only their integer results. Lookup tables are built in tables.py.
+"""
+
+import numpy as np
+
+INT8_MIN, INT8_MAX = -128, 127
+INT16_MIN, INT16_MAX = -(1 << 15), (1 << 15) - 1
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+#: A requantization multiplier m is an int32 with 2^30 <= |m| < 2^31 (Q31 mantissa in [0.5, 1)).
+MULTIPLIER_BITS = 31
+#: Right shifts of a multiplier product; 6 bits in hardware.
+MIN_SHIFT, MAX_SHIFT = 1, 62
+#: residual_params refuses a multiplier smaller than this (relative precision worse than 2^-13).
+MIN_RESIDUAL_MULTIPLIER = 1 << 12
+#: Occlusion map: uint8, value / 2^8.
+MAP_FRAC_BITS = 8
+#: Softmax masks and Gaussian heat values: uint16, value / 2^15 (so 1.0 is 32768).
+UNIT_FRAC_BITS = 15
+#: Softmax reciprocal: floor(2^39 / sum of exp entries).
+SOFTMAX_RECIPROCAL_BITS = 39
+#: Normalised coordinates: int16 Q2.13, value / 2^13, range [-4, 4).
+COORD_FRAC_BITS = 13
+#: Fraction bits of a pixel coordinate in grid_sample, hence of each 1-D bilinear weight.
+GRID_WEIGHT_BITS = 11
+
+
+def sat_int8(values: np.ndarray) -> np.ndarray:
+    """Saturate integers to [-128, 127] and return them as int8."""
+    return np.clip(values, INT8_MIN, INT8_MAX).astype(np.int8)
+
+
+def sat_int16(values: np.ndarray) -> np.ndarray:
+    """Saturate integers to [-32768, 32767] and return them as int16."""
+    return np.clip(values, INT16_MIN, INT16_MAX).astype(np.int16)
+
+
+def round_shift(values: np.ndarray, shift) -> np.ndarray:
+    """Arithmetic right shift by `shift` (>= 1) rounding half up: (v + 2^(shift-1)) >> shift.
+
+    The one rounding of the whole co-processor. Ties go towards +infinity (-2.5 -> -2, 2.5 -> 3).
+    `shift` broadcasts against `values`; the result is int64. The caller guarantees that
+    v + 2^(shift-1) fits its hardware width (the bounds are in docs/numerics.md).
+    """
+    values = np.asarray(values)
+    if values.dtype.kind not in "iu":
+        raise TypeError(f"round_shift needs integers, got {values.dtype}")
+    shift = np.asarray(shift, dtype=np.int64)
+    if np.any(shift < MIN_SHIFT) or np.any(shift > MAX_SHIFT):
+        raise ValueError(f"round_shift: shift must be in [{MIN_SHIFT}, {MAX_SHIFT}]")
+    return (values.astype(np.int64) + (np.int64(1) << (shift - 1))) >> shift
+
+
+def _round_half_up(values: np.ndarray) -> np.ndarray:
+    """floor(v + 0.5) as int64, for compile-time derivations from float."""
+    return np.floor(np.asarray(values, dtype=np.float64) + 0.5).astype(np.int64)
+
+
+def _require(array, dtype, name: str) -> np.ndarray:
+    array = np.asarray(array)
+    if array.dtype != dtype:
+        raise TypeError(f"{name} must be {np.dtype(dtype).name}, got {array.dtype}")
+    return array
+
+
+def _per_channel(param, ndim: int) -> np.ndarray:
+    """View a scalar or [C] parameter so that it broadcasts along axis 1 of an ndim tensor."""
+    param = np.asarray(param, dtype=np.int64)
+    if param.ndim == 0:
+        return param
+    return param.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+# --- requantization ------------------------------------------------------------------------------
+
+
+def quantize_multiplier(real) -> tuple[np.ndarray, np.ndarray]:
+    """Split real scale(s) into (mult int32, shift int32) with real ~= mult * 2^-shift.
+
+    2^30 <= |mult| <= 2^31 - 1 (sign of real kept), MIN_SHIFT <= shift <= MAX_SHIFT, so
+    2^-32 <= |real| < 2^30 is accepted; zero, non-finite or out-of-range reals raise ValueError.
+    """
+    real = np.asarray(real, dtype=np.float64)
+    if not np.all(np.isfinite(real)):
+        raise ValueError("quantize_multiplier: scale is not finite")
+    if np.any(real == 0):
+        raise ValueError("quantize_multiplier: scale is 0; a zero scale has no multiplier")
+    mantissa, exponent = np.frexp(np.abs(real))  # |real| = mantissa * 2^exponent, mantissa in [0.5, 1)
+    mult = _round_half_up(mantissa * 2.0**MULTIPLIER_BITS)
+    carried = mult == 1 << MULTIPLIER_BITS  # mantissa rounded up to 1.0: renormalise
+    mult = np.where(carried, 1 << (MULTIPLIER_BITS - 1), mult)
+    shift = MULTIPLIER_BITS - (exponent + carried)
+    if np.any(shift < MIN_SHIFT) or np.any(shift > MAX_SHIFT):
+        bad = np.abs(real)[(shift < MIN_SHIFT) | (shift > MAX_SHIFT)].flat[0]
+        raise ValueError(
+            f"quantize_multiplier: scale {bad:.3g} outside [2^-32, 2^30); check the calibration"
+        )
+    return (np.sign(real).astype(np.int64) * mult).astype(np.int32), shift.astype(np.int32)
+
+
+def requantize(acc, mult, shift, relu: bool) -> np.ndarray:
+    """int32 accumulator -> int8: sat8(relu(round_shift(acc * mult, shift))), per channel on axis 1.
+
+    mult, shift: scalars (per tensor) or [C] arrays from quantize_multiplier.
+    """
+    acc = np.asarray(acc)
+    if acc.dtype.kind != "i" or acc.size and (acc.min() < INT32_MIN or acc.max() > INT32_MAX):
+        raise ValueError("requantize: accumulator must be integers within int32")
+    product = acc.astype(np.int64) * _per_channel(mult, acc.ndim)
+    out = round_shift(product, _per_channel(shift, acc.ndim))
+    if relu:
+        out = np.maximum(out, 0)
+    return sat_int8(out)
+
+
+def residual_params(acc_scale, residual_scale: float, out_scale: float):
+    """Derive (mult_acc [O], mult_res [O], shift [O]) for requantize_residual.
+
+    Both terms share one shift per channel, chosen so the larger multiplier is a normalised Q31
+    mantissa; the smaller one must stay >= MIN_RESIDUAL_MULTIPLIER (else ValueError).
+    """
+    real_acc = np.asarray(acc_scale, dtype=np.float64) / out_scale
+    real_res = np.broadcast_to(np.float64(residual_scale) / out_scale, real_acc.shape)
+    _, shift = quantize_multiplier(np.maximum(real_acc, real_res))
+    mult_acc = _round_half_up(np.ldexp(real_acc, shift))
+    mult_res = _round_half_up(np.ldexp(real_res, shift))
+    if np.any(np.minimum(mult_acc, mult_res) < MIN_RESIDUAL_MULTIPLIER):
+        raise ValueError(
+            "residual_params: accumulator and residual scales differ by more than 2^18 "
+            "relative to the output scale; recalibrate the residual block"
+        )
+    return mult_acc.astype(np.int32), mult_res.astype(np.int32), shift
+
+
+def requantize_residual(acc, residual, mult_acc, mult_res, shift) -> np.ndarray:
+    """Residual add fused into a conv: sat8(round_shift(acc*mult_acc + residual*mult_res, shift)).
+
+    acc: int32 [N,O,H,W] conv accumulator; residual: int8 [N,O,H,W] at its own scale.
+    """
+    residual = _require(residual, np.int8, "residual")
+    acc = np.asarray(acc)
+    total = acc.astype(np.int64) * _per_channel(mult_acc, acc.ndim) + residual.astype(
+        np.int64
+    ) * _per_channel(mult_res, acc.ndim)
+    return sat_int8(round_shift(total, _per_channel(shift, acc.ndim)))
+
+
+def channel_affine_params(in_scale: float, gamma, beta, out_scale: float):
+    """Derive (mult int32 [C], shift int32 [C], bias_q int64 [C]) for channel_affine.
+
+    Float model: y = gamma * x + beta per channel. gamma may be negative; a channel with
+    gamma == 0 gets mult 0, shift 31 and carries only its bias.
+    """
+    real = in_scale * np.asarray(gamma, dtype=np.float64) / out_scale
+    mult = np.zeros(real.shape, dtype=np.int32)
+    shift = np.full(real.shape, MULTIPLIER_BITS, dtype=np.int32)
+    nonzero = real != 0
+    mult[nonzero], shift[nonzero] = quantize_multiplier(real[nonzero])
+    bias_q = _round_half_up(np.ldexp(np.asarray(beta, dtype=np.float64) / out_scale, shift))
+    if np.any(np.abs(bias_q) >= 1 << 61):
+        raise ValueError("channel_affine_params: bias too large for the int64 bias register")
+    return mult, shift, bias_q
+
+
+def channel_affine(x, mult, shift, bias_q, relu: bool) -> np.ndarray:
+    """Per-channel scale and bias of an int8 tensor (a BN that cannot fold).
+
+    y = sat8(relu(round_shift(x * mult[c] + bias_q[c], shift[c]))).
+    """
+    x = _require(x, np.int8, "x")
+    total = x.astype(np.int64) * _per_channel(mult, x.ndim) + _per_channel(bias_q, x.ndim)
+    out = round_shift(total, _per_channel(shift, x.ndim))
+    if relu:
+        out = np.maximum(out, 0)
+    return sat_int8(out)
+
+
+# --- convolution engine --------------------------------------------------------------------------
+
+
+def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool) -> np.ndarray:
+    """int8 NCHW x int8 OIHW + int32 bias [O] -> int32 accumulator [N,O,Ho,Wo].
+
+    Zero padding of `padding` pixels on each side. With upsample_input, the input is read as its
+    nearest x2 upsample (pixel (r, c) of the upsampled image is x[r // 2, c // 2]); the padding
+    and stride apply to the upsampled size.
+    """
+    x = _require(x, np.int8, "x")
+    weight = _require(weight, np.int8, "weight")
+    bias = _require(bias, np.int32, "bias")
+    batch, channels, height, width = x.shape
+    out_channels, weight_channels, kernel_h, kernel_w = weight.shape
+    if weight_channels != channels or bias.shape != (out_channels,):
+        raise ValueError(f"conv2d_int8: x {x.shape}, weight {weight.shape}, bias {bias.shape}")
+    # Worst case |acc|: every product is at most 128 * 128. Within int32 this also keeps every
+    # float64 partial sum below 2^53, so the BLAS matmul below is exact whatever its order.
+    worst = channels * kernel_h * kernel_w * (1 << 14) + int(np.abs(bias.astype(np.int64)).max())
+    if worst > INT32_MAX:
+        raise ValueError(f"conv2d_int8: accumulator bound {worst} exceeds int32")
+    factor = 2 if upsample_input else 1
+    in_h, in_w = height * factor, width * factor
+    out_h = (in_h + 2 * padding - kernel_h) // stride + 1
+    out_w = (in_w + 2 * padding - kernel_w) // stride + 1
+    row_starts = np.arange(out_h) * stride - padding
+    col_starts = np.arange(out_w) * stride - padding
+    acc = np.zeros((batch, out_h, out_w, out_channels), dtype=np.float64)
+    for tap_y in range(kernel_h):
+        rows = row_starts + tap_y
+        row_ok = (rows >= 0) & (rows < in_h)
+        source_rows = np.clip(rows, 0, in_h - 1) // factor
+        for tap_x in range(kernel_w):
+            cols = col_starts + tap_x
+            inside = row_ok[:, None] & ((cols >= 0) & (cols < in_w))[None, :]
+            source_cols = np.clip(cols, 0, in_w - 1) // factor
+            patch = x[:, :, source_rows[:, None], source_cols[None, :]].astype(np.float64)
+            patch *= inside
+            acc += np.tensordot(patch, weight[:, :, tap_y, tap_x].astype(np.float64), ([1], [1]))
+    acc = acc.transpose(0, 3, 1, 2) + bias.astype(np.float64)[None, :, None, None]
+    return acc.astype(np.int32)
+
+
+def avg_pool2x2(x) -> np.ndarray:
+    """2x2 average pool, stride 2: sat8(round_shift(sum of 4, 2)); an odd last row/column is dropped."""
+    x = _require(x, np.int8, "x")
+    height, width = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    wide = x[..., :height, :width].astype(np.int16)
+    total = wide[..., 0::2, 0::2] + wide[..., 0::2, 1::2] + wide[..., 1::2, 0::2] + wide[..., 1::2, 1::2]
+    return sat_int8(round_shift(total, 2))
+
+
+def upsample_nearest2x(x) -> np.ndarray:
+    """Nearest-neighbour x2 upsample of the last two axes (pure data movement)."""
+    x = _require(x, np.int8, "x")
+    return x.repeat(2, axis=-2).repeat(2, axis=-1)
+
+
+# --- element-wise: tables, occlusion ------------------------------------------------------------
+
+
+def apply_table(x, table) -> np.ndarray:
+    """Element-wise function of an int8 tensor: table[x + 128] (table from tables.build_table)."""
+    x = _require(x, np.int8, "x")
+    table = np.asarray(table)
+    if table.shape != (256,):
+        raise ValueError(f"apply_table: table must have 256 entries, got {table.shape}")
+    return table[x.astype(np.int16) + 128]
+
+
+def mul_by_map(x, occlusion) -> np.ndarray:
+    """Multiply int8 [N,C,H,W] by a uint8 Q8 map [N,1,H,W]: sat8(round_shift(x * m, 8)).
+
+    The output keeps the scale of x (the map lies in [0, 255/256]).
+    """
+    x = _require(x, np.int8, "x")
+    occlusion = _require(occlusion, np.uint8, "occlusion")
+    if occlusion.shape != (x.shape[0], 1) + x.shape[2:]:
+        raise ValueError(f"mul_by_map: map {occlusion.shape} does not match x {x.shape}")
+    return sat_int8(round_shift(x.astype(np.int32) * occlusion, MAP_FRAC_BITS))
+
+
+def _resize_taps(in_size: int, out_size: int):
+    """Source index pair and Q8 fraction per output index, align_corners=False (torch convention).
+
+    src = max(0, (2 d + 1) in - out) / (2 out), rounded half up to Q8 by one integer division.
+    """
+    twice_src = np.maximum((2 * np.arange(out_size) + 1) * in_size - out_size, 0)
+    src_q8 = (twice_src * (1 << MAP_FRAC_BITS) + out_size) // (2 * out_size)
+    first = src_q8 >> MAP_FRAC_BITS
+    fraction = src_q8 & ((1 << MAP_FRAC_BITS) - 1)
+    return first, np.minimum(first + 1, in_size - 1), fraction
+
+
+def resize_map_bilinear(occlusion, out_h: int, out_w: int) -> np.ndarray:
+    """Bilinear resize (align_corners=False) of a uint8 Q8 map [N,1,H,W] to [N,1,out_h,out_w].
+
+    v = round_shift(sum of 4 taps * (Q8 row weight * Q8 column weight), 16); stays in [0, 255].
+    """
+    occlusion = _require(occlusion, np.uint8, "occlusion")
+    rows0, rows1, frac_y = _resize_taps(occlusion.shape[2], out_h)
+    cols0, cols1, frac_x = _resize_taps(occlusion.shape[3], out_w)
+    one = 1 << MAP_FRAC_BITS
+    total = np.zeros(occlusion.shape[:2] + (out_h, out_w), dtype=np.int64)
+    for rows, weight_y in ((rows0, one - frac_y), (rows1, frac_y)):
+        for cols, weight_x in ((cols0, one - frac_x), (cols1, frac_x)):
+            weight = weight_y[:, None] * weight_x[None, :]
+            total += weight * occlusion[:, :, rows[:, None], cols[None, :]]
+    return round_shift(total, 2 * MAP_FRAC_BITS).astype(np.uint8)
+
+
+# --- dense motion: softmax masks, keypoints, heatmaps, deformation ------------------------------
+
+
+def softmax_masks(logits, exp_table) -> np.ndarray:
+    """Softmax over axis 1 of int8 logits [N,C,H,W] -> uint16 Q15 masks [N,C,H,W].
+
+    e_c = exp_table[max - x_c]; recip = 2^39 // sum_c e_c (one division per pixel);
+    mask_c = round_shift(e_c * recip, 24). exp_table: tables.softmax_exp_table (uint16, [0] = 2^15).
+    """
+    logits = _require(logits, np.int8, "logits")
+    exp_table = _require(exp_table, np.uint16, "exp_table")
+    distance = logits.max(axis=1, keepdims=True).astype(np.int16) - logits  # in [0, 255]
+    exps = exp_table[distance].astype(np.int64)
+    reciprocal = (1 << SOFTMAX_RECIPROCAL_BITS) // exps.sum(axis=1, keepdims=True)
+    masks = round_shift(exps * reciprocal, SOFTMAX_RECIPROCAL_BITS - UNIT_FRAC_BITS)
+    return masks.astype(np.uint16)
+
+
+def kp_to_fixed(keypoints) -> np.ndarray:
+    """Host-side, once per frame: FP16 keypoints [N,K,2] -> int16 Q2.13, rounded half up, saturated.
+
+    float64(fp16) * 2^13 + 0.5 is exact, so this equals the exact rounding of the FP16 value.
+    """
+    keypoints = _require(keypoints, np.float16, "keypoints")
+    if not np.all(np.isfinite(keypoints)):
+        raise ValueError("kp_to_fixed: keypoint is NaN or infinite")
+    return sat_int16(_round_half_up(np.ldexp(keypoints.astype(np.float64), COORD_FRAC_BITS)))
+
+
+def keypoint_heatmaps(grid, kp_driving, kp_source, gauss_table, index_shift: int, mult, shift):
+    """Gaussian heatmap difference, driving minus source, with a zero background channel.
+
+    grid: int16 Q2.13 [H,W,2] (tables.coordinate_grid); keypoints: int16 Q2.13 [N,K,2];
+    gauss_table, index_shift: tables.gaussian_exp_table; (mult, shift): quantize_multiplier of
+    2^-15 / heatmap scale. Returns int8 [N,K+1,H,W], channel 0 all zero.
+    """
+    grid = _require(grid, np.int16, "grid")
+    gauss_table = _require(gauss_table, np.uint16, "gauss_table")
+
+    def heat(keypoints):
+        keypoints = _require(keypoints, np.int16, "keypoints").astype(np.int32)
+        offset = grid.astype(np.int32)[None, None] - keypoints[:, :, None, None, :]
+        offset = np.clip(offset, -INT16_MAX, INT16_MAX)  # keeps dx^2 + dy^2 < 2^31
+        squared = (offset * offset).sum(axis=-1)
+        index = np.minimum(round_shift(squared, index_shift), gauss_table.size - 1)
+        return gauss_table[index].astype(np.int32)
+
+    difference = heat(kp_driving) - heat(kp_source)  # Q15, in [-2^15, 2^15]
+    heatmaps = requantize(difference, mult, shift, relu=False)
+    background = np.zeros((heatmaps.shape[0], 1) + heatmaps.shape[2:], dtype=np.int8)
+    return np.concatenate([background, heatmaps], axis=1)
+
+
+def sparse_motion(grid, kp_driving, kp_source) -> np.ndarray:
+    """FOMM sparse motion without Jacobians, int16 Q2.13 [N,K+1,H,W,2] (x, y).
+
+    Channel 0 is the grid (background); channel k is sat16(grid + kp_source[k-1] - kp_driving[k-1]).
+    """
+    grid = _require(grid, np.int16, "grid").astype(np.int32)
+    shift = (
+        _require(kp_source, np.int16, "kp_source").astype(np.int32)
+        - _require(kp_driving, np.int16, "kp_driving").astype(np.int32)
+    )
+    moved = sat_int16(grid[None, None] + shift[:, :, None, None, :])
+    identity = np.broadcast_to(grid.astype(np.int16), (moved.shape[0], 1) + grid.shape)
+    return np.concatenate([identity, moved], axis=1)
+
+
+def deformation_field(sparse, masks) -> np.ndarray:
+    """Mask-weighted sum of sparse motions -> int16 Q2.13 [N,H,W,2].
+
+    sparse: int16 [N,C,H,W,2]; masks: uint16 Q15 [N,C,H,W] (softmax_masks).
+    d = sat16(round_shift(sum_c mask_c * sparse_c, 15)).
+    """
+    sparse = _require(sparse, np.int16, "sparse")
+    masks = _require(masks, np.uint16, "masks")
+    total = (masks.astype(np.int64)[..., None] * sparse).sum(axis=1)
+    return sat_int16(round_shift(total, UNIT_FRAC_BITS))
+
+
+# --- grid sample engine ---------------------------------------------------------------------------
+
+
+def _pixel_coordinate(normalised: np.ndarray, size: int) -> np.ndarray:
+    """Q2.13 normalised coordinate -> pixel coordinate in Q(GRID_WEIGHT_BITS), align_corners=False.
+
+    p = ((g + 1) * size - 1) / 2 is exact in Q14 as (g_q + 2^13) * size - 2^13, then rounded.
+    """
+    one = 1 << COORD_FRAC_BITS
+    exact_q14 = (normalised.astype(np.int32) + one) * size - one
+    return round_shift(exact_q14, COORD_FRAC_BITS + 1 - GRID_WEIGHT_BITS)
+
+
+def grid_sample_int8(x, grid) -> np.ndarray:
+    """Bilinear grid sample, zero padding, align_corners=False, of int8 [N,C,H,W].
+
+    grid: int16 Q2.13 [N,Ho,Wo,2] as (x, y). Output int8 [N,C,Ho,Wo] at the scale of x:
+    sat8(round_shift(sum over 4 corners of wy * wx * value, 22)), outside corners count 0.
+    """
+    x = _require(x, np.int8, "x")
+    grid = _require(grid, np.int16, "grid")
+    batch, _, height, width = x.shape
+    if grid.shape[0] != batch or grid.shape[-1] != 2 or height > 1 << 14 or width > 1 << 14:
+        raise ValueError(f"grid_sample_int8: x {x.shape}, grid {grid.shape}")
+    px = _pixel_coordinate(grid[..., 0], width)
+    py = _pixel_coordinate(grid[..., 1], height)
+    one = 1 << GRID_WEIGHT_BITS
+    left, frac_x = px >> GRID_WEIGHT_BITS, px & (one - 1)
+    top, frac_y = py >> GRID_WEIGHT_BITS, py & (one - 1)
+    images = np.arange(batch)[:, None, None]
+    total = np.zeros(grid.shape[:3] + (x.shape[1],), dtype=np.int64)
+    for rows, weight_y in ((top, one - frac_y), (top + 1, frac_y)):
+        for cols, weight_x in ((left, one - frac_x), (left + 1, frac_x)):
+            inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+            values = x[images, :, np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)]
+            total += (weight_y * weight_x * inside)[..., None] * values
+    return sat_int8(round_shift(total, 2 * GRID_WEIGHT_BITS)).transpose(0, 3, 1, 2)
