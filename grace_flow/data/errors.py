@@ -1,0 +1,5 @@
+"""The one exception class for user mistakes in the data stage."""
+
+
+class DataError(ValueError):
+    """A bad `data:` setting or input file; the message is one line naming the key/file and the fix."""
