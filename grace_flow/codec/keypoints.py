@@ -63,14 +63,14 @@ def decode_keypoints(payload: bytes, frames: int, num_kp: int) -> np.ndarray:
         planes = decompressor.decompress(payload, expected)
     except zlib.error as err:
         raise CodecError(f"keypoint payload is not valid DEFLATE data ({err})") from None
-    shape = f"{frames} frames x {num_kp} keypoints"
+    shape = f"[{frames}, {num_kp}, 2] FP16"
     if len(planes) != expected:
         raise CodecError(
-            f"keypoint payload decompresses to {len(planes)} bytes, expected {expected} ({shape})"
+            f"keypoint payload decompresses to {len(planes)} bytes, expected {expected} for {shape}"
         )
     if not decompressor.eof:
         raise CodecError(
-            f"keypoint payload does not end after the expected {expected} bytes ({shape})"
+            f"keypoint payload does not end after the {expected} bytes of {shape}"
         )
     if decompressor.unconsumed_tail or decompressor.unused_data:
         raise CodecError("keypoint payload has bytes after the end of its DEFLATE stream")
