@@ -142,7 +142,7 @@ class AntiAliasDownsample(nn.Module):
     def __init__(self, channels: int, scale: float):
         super().__init__()
         sigma = (1 / scale - 1) / 2
-        # Python's round() (half to even) on purpose: it fixes the kernel size FOMM checkpoints hold.
+        # Python's round() (half to even) on purpose: it sets the kernel size FOMM files hold.
         kernel_size = 2 * round(sigma * 4) + 1
         self.pad = kernel_size // 2
         self.stride = int(1 / scale)
@@ -164,8 +164,9 @@ def coordinate_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor
     """Return the ``[height, width, 2]`` grid of (x, y) pixel-centre coordinates in [-1, 1].
 
     Corner pixels sit at exactly ±1 (FOMM's convention), while grid_sample with
-    align_corners=False puts ±1 at the outer pixel edges; both conventions are kept as FOMM has them.
+    align_corners=False puts ±1 at the outer pixel edges; both are kept as FOMM has them.
     """
     x = 2 * (torch.arange(width, dtype=like.dtype, device=like.device) / (width - 1)) - 1
     y = 2 * (torch.arange(height, dtype=like.dtype, device=like.device) / (height - 1)) - 1
-    return torch.stack([x.view(1, -1).expand(height, width), y.view(-1, 1).expand(height, width)], 2)
+    xx, yy = x.view(1, -1).expand(height, width), y.view(-1, 1).expand(height, width)
+    return torch.stack([xx, yy], dim=2)

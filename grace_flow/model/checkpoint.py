@@ -28,8 +28,8 @@ VERSION = 1
 
 # Geometry key of each network → the workflow.yaml section that sets it.
 _SECTIONS = {
-    "decoder": {"num_kp": "model", "num_channels": "model", "dense_motion_params": "model.dense_motion",
-                "": "model.generator"},
+    "decoder": {"num_kp": "model", "num_channels": "model",
+                "dense_motion_params": "model.dense_motion", "": "model.generator"},
     "kp_detector": {"num_kp": "model", "num_channels": "model", "": "model.kp_detector"},
 }
 

@@ -45,7 +45,8 @@ def _section(config_path: os.PathLike | str, parent: dict, key_path: str, requir
 def read_fomm_config(config_path: os.PathLike | str) -> tuple[dict, dict]:
     """Return the (AGCDecoder, KeypointDetector) constructor kwargs a FOMM YAML config describes."""
     if not os.path.isfile(config_path):
-        raise ModelError(f"{config_path}: file not found: set model.fomm_config to an existing file")
+        raise ModelError(f"{config_path}: file not found: set model.fomm_config to an existing "
+                         "file")
     try:
         with open(config_path, encoding="utf-8") as handle:
             document = yaml.safe_load(handle)
@@ -73,6 +74,6 @@ def read_fomm_checkpoint(checkpoint_path: os.PathLike | str) -> dict:
     """Return the ``generator`` and ``kp_detector`` state dicts of a FOMM checkpoint."""
     checkpoint = read_torch_file(checkpoint_path, "model.checkpoint")
     if not isinstance(checkpoint, dict) or not {"generator", "kp_detector"} <= checkpoint.keys():
-        raise ModelError(f"{checkpoint_path}: not a first-order-model checkpoint (needs 'generator' "
-                         "and 'kp_detector' state dicts): check model.checkpoint")
+        raise ModelError(f"{checkpoint_path}: not a first-order-model checkpoint (needs "
+                         "'generator' and 'kp_detector' state dicts): check model.checkpoint")
     return {"generator": checkpoint["generator"], "kp_detector": checkpoint["kp_detector"]}

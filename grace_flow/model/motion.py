@@ -1,4 +1,4 @@
-"""Dense motion network: keypoints → per-keypoint sparse motions → soft masks → one dense flow.
+"""Dense motion network: keypoints → per-keypoint sparse motions → soft masks → a dense flow.
 
 FOMM's DenseMotionNetwork without Jacobians: the sparse motion of keypoint k maps a driving-frame
 position z to ``z + (kp_source_k - kp_driving_k)``; the background motion is the identity.
@@ -59,7 +59,7 @@ class DenseMotionNetwork(nn.Module):
 
     def sparse_motions(self, kp_source: torch.Tensor, kp_driving: torch.Tensor, height: int,
                        width: int) -> torch.Tensor:
-        """Return ``[N, K+1, h, w, 2]``: the identity (background), then ``z + kp_s - kp_d`` per kp."""
+        """Return ``[N, K+1, h, w, 2]``: the identity (background), then ``z + kp_s - kp_d``."""
         batch = kp_source.shape[0]
         identity = coordinate_grid(height, width, kp_source).view(1, 1, height, width, 2)
         shifted = identity - kp_driving.view(batch, self.num_kp, 1, 1, 2)

@@ -15,7 +15,7 @@ from torch import nn
 
 
 class ModelError(Exception):
-    """A checkpoint or model config that cannot be used; the message is one line saying what to do."""
+    """A checkpoint or model config that cannot be used; the one-line message says what to do."""
 
 
 class KeyHint(NamedTuple):
@@ -137,4 +137,5 @@ def read_torch_file(path: str | os.PathLike, what: str) -> object:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a file that is not a checkpoint
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ModelError(f"{path}: not a readable torch checkpoint ({reason}): check {what}") from None
+        message = f"{path}: not a readable torch checkpoint ({reason}): check {what}"
+        raise ModelError(message) from None

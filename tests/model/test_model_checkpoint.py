@@ -48,7 +48,8 @@ def test_round_trip_is_exact(saved):
         original_state, loaded_state = original.state_dict(), loaded.state_dict()
         assert list(original_state) == list(loaded_state)
         assert all(torch.equal(original_state[k], loaded_state[k]) for k in original_state)
-    source, kp_source, kp_driving = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 2), torch.rand(1, 3, 2)
+    source = torch.rand(1, 3, 32, 32)
+    kp_source, kp_driving = torch.rand(1, 3, 2), torch.rand(1, 3, 2)
     with torch.no_grad():
         assert torch.equal(decoder(source, kp_source, kp_driving)["prediction"],
                            loaded_decoder(source, kp_source, kp_driving)["prediction"])
