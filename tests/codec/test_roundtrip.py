@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import random_walk_keypoints, smooth_frames
+from codec_clips import random_walk_keypoints, smooth_frames
 
 from grace_flow.codec import bitrate, decode_clip, decode_file, encode_clip, encode_file
 from grace_flow.codec.keyframe import decode_key_frame, encode_key_frame
