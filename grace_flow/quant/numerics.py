@@ -73,6 +73,15 @@ def _require(array, dtype, name: str) -> np.ndarray:
     return array
 
 
+def _require_int32_range(acc, op: str) -> np.ndarray:
+    acc = np.asarray(acc)
+    if acc.dtype.kind != "i":
+        raise TypeError(f"{op}: accumulator must be integers, got {acc.dtype}")
+    if acc.size and (acc.min() < INT32_MIN or acc.max() > INT32_MAX):
+        raise ValueError(f"{op}: accumulator outside int32")
+    return acc
+
+
 def _per_channel(param, ndim: int) -> np.ndarray:
     """View a scalar or [C] parameter so that it broadcasts along axis 1 of an ndim tensor."""
     param = np.asarray(param, dtype=np.int64)
@@ -113,9 +122,7 @@ def requantize(acc, mult, shift, relu: bool) -> np.ndarray:
 
     mult, shift: scalars (per tensor) or [C] arrays from quantize_multiplier.
     """
-    acc = np.asarray(acc)
-    if acc.dtype.kind != "i" or acc.size and (acc.min() < INT32_MIN or acc.max() > INT32_MAX):
-        raise ValueError("requantize: accumulator must be integers within int32")
+    acc = _require_int32_range(acc, "requantize")
     product = acc.astype(np.int64) * _per_channel(mult, acc.ndim)
     out = round_shift(product, _per_channel(shift, acc.ndim))
     if relu:
@@ -148,7 +155,7 @@ def requantize_residual(acc, residual, mult_acc, mult_res, shift) -> np.ndarray:
     acc: int32 [N,O,H,W] conv accumulator; residual: int8 [N,O,H,W] at its own scale.
     """
     residual = _require(residual, np.int8, "residual")
-    acc = np.asarray(acc)
+    acc = _require_int32_range(acc, "requantize_residual")
     total = acc.astype(np.int64) * _per_channel(mult_acc, acc.ndim) + residual.astype(
         np.int64
     ) * _per_channel(mult_res, acc.ndim)

@@ -348,6 +348,22 @@ def test_kp_to_fixed_rounding_and_saturation():
         nm.kp_to_fixed(np.array([[[np.nan, 0]]], dtype=np.float16))
 
 
+def test_kp_to_fixed_equals_integer_fp16_decoding():
+    """Every finite FP16 pattern: the bit-level integer conversion of docs/numerics.md section 9."""
+    bits = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
+    values = bits.view(np.float16)
+    finite = np.isfinite(values)
+    wide = bits.astype(np.int64)
+    sign, exponent, fraction = wide >> 15, (wide >> 10) & 31, wide & 1023
+    mantissa = np.where(exponent == 0, fraction, fraction + 1024)
+    right = np.maximum(12 - np.maximum(exponent, 1), 0)  # value * 2^13 = mantissa * 2^(e - 12)
+    left = np.maximum(exponent - 12, 0)
+    signed = np.where(sign == 1, -mantissa, mantissa) << left
+    expected = np.where(right > 0, (signed + ((1 << right) >> 1)) >> right, signed)
+    got = nm.kp_to_fixed(values[finite].reshape(1, -1, 1))
+    assert np.array_equal(got.ravel(), np.clip(expected[finite], -32768, 32767))
+
+
 def test_coordinate_grid_matches_fomm():
     grid = tb.coordinate_grid(5, 7)
     assert grid.shape == (5, 7, 2) and grid.dtype == np.int16
