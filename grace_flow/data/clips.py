@@ -2,8 +2,8 @@
 
 The default source is synthetic (procedural faces plus the animated astronaut photo) and fully
 deterministic: each clip draws its identity and motion from its own seed stream
-``(seed, split, clip)``, so the same seed gives byte-identical arrays in any process. A video path as
-source is cut into consecutive clips instead, train first and test last (held out in time).
+``(seed, split, clip)``, so the same seed gives byte-identical arrays in any process. A video path
+as source is cut into consecutive clips instead, train first and test last (held out in time).
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def synthetic_clip(seed: int, split_index: int, clip_index: int, frame_size: int
                    photo: bool) -> tuple[np.ndarray, np.ndarray]:
     """One animated clip: uint8 frames [T, S, S, 3] and float32 landmarks [T, 10, 2]."""
     motion = sample_motion(np.random.default_rng([seed, split_index, clip_index, 1]), frames)
-    face = None if photo else sample_identity(np.random.default_rng([seed, split_index, clip_index]))
+    identity_rng = np.random.default_rng([seed, split_index, clip_index])
+    face = None if photo else sample_identity(identity_rng)
     # Supersample up to a 128-pixel render grid (2x at 64); beyond, the soft edges alone anti-alias.
     supersample = int(np.clip(128 // frame_size, 1, 4))
     chunks = []
@@ -110,9 +111,9 @@ def make_dataset(out_path, *, source: str = "synthetic", frame_size: int = 64,
                  seed: int = 0) -> dict:
     """Build the clip data set and write it atomically as one .npz; return its summary.
 
-    Per split S: ``S_frames`` uint8 [N, T, H, W, 3], ``S_landmarks`` float32 [N, T, L, 2] (L = 10 for
-    synthetic data, 0 for video), ``S_identity`` int64 [N] (0 = astronaut photo, -1 = unknown), and
-    ``meta``, a JSON string. ``source`` is "synthetic" or the path of a video file.
+    Per split S: ``S_frames`` uint8 [N, T, H, W, 3], ``S_landmarks`` float32 [N, T, L, 2] (L = 10
+    for synthetic data, 0 for video), ``S_identity`` int64 [N] (0 = astronaut photo, -1 = unknown),
+    and ``meta``, a JSON string. ``source`` is "synthetic" or the path of a video file.
     """
     _validate(frame_size, frames_per_clip, clips)
     if source == "synthetic":

@@ -2,4 +2,4 @@
 
 
 class DataError(ValueError):
-    """A bad `data:` setting or input file; the message is one line naming the key/file and the fix."""
+    """A bad `data:` setting or input file; the one-line message names the key/file and the fix."""

@@ -1,9 +1,10 @@
 """Procedurally drawn faces: a random identity, rendered analytically for every frame of a clip.
 
 Each identity is a set of shape and colour parameters (head ellipse, skin tone, hair style, eyes,
-brows, nose, mouth, accessories, background). Frames are drawn in head-local coordinates (the inverse
-head pose of each pixel), so pose, blinks and talking need no image warping, and the 10 landmarks are
-exact. Shapes have one-pixel soft edges on a supersampled grid that is box-filtered down.
+brows, nose, mouth, accessories, background). Frames are drawn in head-local coordinates (the
+inverse head pose of each pixel), so pose, blinks and talking need no image warping, and the 10
+landmarks are exact. Shapes have one-pixel soft edges on a supersampled grid that is box-filtered
+down.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ HAIR_COLOURS = np.array(
     [[0.08, 0.06, 0.05], [0.30, 0.18, 0.10], [0.55, 0.38, 0.20], [0.85, 0.72, 0.45],
      [0.60, 0.25, 0.10], [0.65, 0.65, 0.65]]
 )
-IRIS_COLOURS = np.array([[0.35, 0.20, 0.10], [0.25, 0.45, 0.70], [0.30, 0.50, 0.30], [0.45, 0.45, 0.5]])
+IRIS_COLOURS = np.array(
+    [[0.35, 0.20, 0.10], [0.25, 0.45, 0.70], [0.30, 0.50, 0.30], [0.45, 0.45, 0.50]]
+)
 HAIR_STYLES = ("bald", "short", "bob", "long")
 
 
@@ -157,50 +160,73 @@ def face_landmarks(face: FaceIdentity, motion: Motion) -> np.ndarray:
 
 
 def render_face(face: FaceIdentity, motion: Motion, frame_size: int, supersample: int):
-    """Draw every frame of ``motion``: float32 [T, R, R, 3] in [0, 1], R = frame_size * supersample."""
+    """Draw each frame of ``motion``: float32 [T, R, R, 3] in [0, 1], R = frame_size·supersample."""
     motion = _place(face, motion)
     x, y = render_grid(frame_size, supersample)
     px = 2 / (frame_size - 1) / supersample / face.size  # one render pixel in head-local units
     frames = len(motion.rotation)
     image = np.broadcast_to(_background(face, x, y), (frames, *x.shape, 3)).astype(np.float32)
     u, v = (c.astype(np.float32) for c in to_head_frame(motion, x, y))
-    per_frame = lambda values: np.asarray(values, np.float32)[:, None, None]  # noqa: E731
-    # The body follows the head's translation but not its rotation, like a sitting speaker.
-    bu = (x[None] - per_frame(motion.translation[:, 0])) / face.size
-    bv = (y[None] - per_frame(motion.translation[:, 1])) / face.size
-    shoulders = ellipse_sdf(bu, bv, 0, face.head_bottom + 0.42, 0.85, 0.32)
-    paint(image, coverage(shoulders, px), face.clothes)
-    neck = np.maximum(np.abs(bu) - 0.42 * face.head_width, face.head_bottom * 0.3 - bv)
-    paint(image, coverage(neck, px), face.skin * 0.75)
+    _body(image, face, motion, x, y, px)
     _hair_back(image, face, u, v, px)
-    for side in (-1, 1):
-        ear = ellipse_sdf(u, v, side * face.head_width * 0.97, face.eye_y + 0.06, 0.04, 0.07)
-        paint(image, coverage(ear, px), face.skin * 0.9)
-    gap = per_frame(face.mouth_gap * motion.mouth_open)
-    head_b = np.where(v < 0, face.head_top, face.head_bottom + 0.7 * gap)
-    head_a = face.head_width * (1 - face.chin_taper * np.clip(v / face.head_bottom, 0, 1) ** 2)
-    radius = np.sqrt((u / head_a) ** 2 + (v / head_b) ** 2)
-    head = coverage(ellipse_sdf(u, v, 0, 0, head_a, head_b), px)
-    light = motion.light.astype(np.float32)
-    shade = 1 + 0.15 * (per_frame(light[:, 0]) * u / face.head_width + per_frame(light[:, 1]) * v
-                        / face.head_top) - 0.35 * np.clip(radius - 0.7, 0, 1)
-    paint(image, head, face.skin * shade[..., None])
-    if face.hair_style != "bald":
-        hairline = (-face.hairline * face.head_top + 0.3 * face.head_top * (u / face.head_width) ** 2
-                    + face.hair_wave[0] * np.sin(face.hair_wave[1] * u + face.hair_wave[2]))
-        paint(image, head * coverage(v - hairline, px), face.hair)
-    if face.beard:
-        paint(image, 0.85 * head * coverage(face.mouth_y - 0.045 - v, px), face.hair)
+    gap = _per_frame(face.mouth_gap * motion.mouth_open)
+    _head(image, face, motion, u, v, gap, px)
     _eyes_and_brows(image, face, motion, u, v, px)
     _nose(image, face, u, v, px)
     _mouth(image, face, u, v, gap, px)
     if face.glasses:
-        for side in (-1, 1):
-            ring = ellipse_sdf(u, v, side * face.eye_x, face.eye_y, face.eye_width * 1.6, 0.055)
-            paint(image, coverage(np.abs(ring + 0.005) - 0.005, px), np.array([0.1, 0.1, 0.12]))
-        bridge = np.maximum(np.abs(u) - face.eye_x + face.eye_width * 1.6, np.abs(v - face.eye_y) - 0.006)
-        paint(image, coverage(bridge, px), np.array([0.1, 0.1, 0.12]))
+        _glasses(image, face, u, v, px)
     return image
+
+
+def _body(image, face: FaceIdentity, motion: Motion, x, y, px):
+    """Shoulders and neck: they follow the head's translation but not its rotation."""
+    bu = (x[None] - _per_frame(motion.translation[:, 0])) / face.size
+    bv = (y[None] - _per_frame(motion.translation[:, 1])) / face.size
+    shoulders = ellipse_sdf(bu, bv, 0, face.head_bottom + 0.42, 0.85, 0.32)
+    paint(image, coverage(shoulders, px), face.clothes)
+    neck = np.maximum(np.abs(bu) - 0.42 * face.head_width, face.head_bottom * 0.3 - bv)
+    paint(image, coverage(neck, px), face.skin * 0.75)
+
+
+def _head(image, face: FaceIdentity, motion: Motion, u, v, gap, px):
+    """Ears, the shaded head (its chin drops by 0.7 of the mouth gap), fringe and beard."""
+    for side in (-1, 1):
+        ear = ellipse_sdf(u, v, side * face.head_width * 0.97, face.eye_y + 0.06, 0.04, 0.07)
+        paint(image, coverage(ear, px), face.skin * 0.9)
+    head_b = np.where(v < 0, face.head_top, face.head_bottom + 0.7 * gap)
+    head_a = face.head_width * (1 - face.chin_taper * np.clip(v / face.head_bottom, 0, 1) ** 2)
+    head = coverage(ellipse_sdf(u, v, 0, 0, head_a, head_b), px)
+    # Key light from a drifting direction, darker towards the silhouette for some roundness.
+    light_x, light_y = _per_frame(motion.light[:, 0]), _per_frame(motion.light[:, 1])
+    radius = np.sqrt((u / head_a) ** 2 + (v / head_b) ** 2)
+    shade = (1 + 0.15 * (light_x * u / face.head_width + light_y * v / face.head_top)
+             - 0.35 * np.clip(radius - 0.7, 0, 1))
+    paint(image, head, face.skin * shade[..., None])
+    if face.hair_style != "bald":
+        # Lower at the temples, with a wavy edge.
+        amplitude, frequency, phase = face.hair_wave
+        hairline = (face.head_top * (0.3 * (u / face.head_width) ** 2 - face.hairline)
+                    + amplitude * np.sin(frequency * u + phase))
+        paint(image, head * coverage(v - hairline, px), face.hair)
+    if face.beard:
+        paint(image, 0.85 * head * coverage(face.mouth_y - 0.045 - v, px), face.hair)
+
+
+def _glasses(image, face: FaceIdentity, u, v, px):
+    """Two round rims and a bridge."""
+    frame_colour = np.array([0.1, 0.1, 0.12])
+    for side in (-1, 1):
+        rim = ellipse_sdf(u, v, side * face.eye_x, face.eye_y, face.eye_width * 1.6, 0.055)
+        paint(image, coverage(np.abs(rim + 0.005) - 0.005, px), frame_colour)
+    inner_rim = face.eye_x - face.eye_width * 1.6
+    bridge = np.maximum(np.abs(u) - inner_rim, np.abs(v - face.eye_y) - 0.006)
+    paint(image, coverage(bridge, px), frame_colour)
+
+
+def _per_frame(values):
+    """Per-frame values [T] as float32 [T, 1, 1], to broadcast against [T, R, R] images."""
+    return np.asarray(values, np.float32)[:, None, None]
 
 
 def _background(face: FaceIdentity, x, y):
@@ -228,10 +254,9 @@ def _hair_back(image, face: FaceIdentity, u, v, px):
 
 def _eyes_and_brows(image, face: FaceIdentity, motion: Motion, u, v, px):
     """Eye whites, irises and pupils (closing with blinks), then the brows above them."""
-    per_frame = lambda values: np.asarray(values, np.float32)[:, None, None]  # noqa: E731
-    height = per_frame(face.eye_height * motion.eye_open + 1e-4)
-    gaze_x, gaze_y = per_frame(motion.gaze[:, 0]), per_frame(motion.gaze[:, 1])
-    brow_y = per_frame(face.eye_y - face.brow_gap - 0.02 * motion.brow_raise)
+    height = _per_frame(face.eye_height * motion.eye_open + 1e-4)
+    gaze_x, gaze_y = _per_frame(motion.gaze[:, 0]), _per_frame(motion.gaze[:, 1])
+    brow_y = _per_frame(face.eye_y - face.brow_gap - 0.02 * motion.brow_raise)
     iris_r = face.eye_height * 0.85
     for side in (-1, 1):
         cx = side * face.eye_x
@@ -263,7 +288,8 @@ def _nose(image, face: FaceIdentity, u, v, px):
     tip = ellipse_sdf(u, v, 0, face.nose_y - 0.008, face.nose_width, 0.022)
     paint(image, 0.5 * coverage(tip, px), face.skin * 0.85)
     for side in (-1, 1):
-        nostril = ellipse_sdf(u, v, side * face.nose_width * 0.55, face.nose_y + 0.006, 0.012, 0.007)
+        nostril_x = side * face.nose_width * 0.55
+        nostril = ellipse_sdf(u, v, nostril_x, face.nose_y + 0.006, 0.012, 0.007)
         paint(image, 0.8 * coverage(nostril, px), face.skin * 0.35)
 
 
@@ -271,7 +297,8 @@ def _mouth(image, face: FaceIdentity, u, v, gap, px):
     """Lips around a dark opening of height ``gap`` [T, 1, 1]; a smile raises the corners."""
     width, mouth_y = face.mouth_width, face.mouth_y
     vm = v + 0.03 * face.smile * (u / width) ** 2
-    paint(image, coverage(ellipse_sdf(u, vm, 0, mouth_y - 0.012, width * 1.02, 0.016), px), face.lips)
+    upper = ellipse_sdf(u, vm, 0, mouth_y - 0.012, width * 1.02, 0.016)
+    paint(image, coverage(upper, px), face.lips)
     lower_y = mouth_y + gap + 0.012
     lower = ellipse_sdf(u, vm, 0, lower_y, width * 0.85, 0.018)
     paint(image, coverage(lower, px), face.lips * 0.95)

@@ -1,8 +1,8 @@
 """Per-frame animation of a talking head: pose, blinks, mouth, gaze, lighting.
 
-Everything is a smooth random trajectory (a sum of a few low-frequency sinusoids) so that consecutive
-frames differ the way VoxCeleb frames do: the head drifts by a few % of the frame, rotates by a few
-degrees, the mouth opens and closes at syllable rate, eyes blink now and then.
+Everything is a smooth random trajectory (a sum of a few low-frequency sinusoids) so that
+consecutive frames differ the way VoxCeleb frames do: the head drifts by a few % of the frame,
+rotates by a few degrees, the mouth opens and closes at syllable rate, eyes blink now and then.
 
 Coordinates are normalised like FOMM keypoints: x = -1 at the left pixel column, +1 at the right one
 (align_corners=True convention), y likewise from top to bottom.
@@ -50,7 +50,7 @@ def smooth_signal(rng: np.random.Generator, frames: int, freq_range=(0.01, 0.06)
 def blink_profile(rng: np.random.Generator, frames: int) -> np.ndarray:
     """Eye openness per frame: 1 except during blinks, which close the eyes over ~4 frames."""
     count = rng.poisson(frames * BLINKS_PER_FRAME)
-    centres = rng.uniform(0, frames - 1, size=count)
+    centres = rng.integers(0, frames, size=count)  # on a frame, so every blink closes fully
     half_widths = rng.uniform(1.5, 2.5, size=count)
     t = np.arange(frames)[:, None]
     closure = np.clip(1 - np.abs(t - centres) / half_widths, 0, 1)
@@ -66,7 +66,7 @@ def talking_profile(rng: np.random.Generator, frames: int) -> np.ndarray:
 
 
 def sample_motion(rng: np.random.Generator, frames: int) -> Motion:
-    """Draw one clip's animation: smooth head pose, blinks, talking mouth, gaze and lighting drift."""
+    """Draw one clip's animation: smooth head pose, blinks, talking, gaze and lighting drift."""
     offset = rng.uniform(-0.03, 0.03, size=2)
     translation = offset + TRANSLATION_AMPLITUDE * np.stack(
         [smooth_signal(rng, frames), smooth_signal(rng, frames)], axis=1
@@ -97,8 +97,8 @@ def sample_motion(rng: np.random.Generator, frames: int) -> Motion:
 def render_grid(frame_size: int, supersample: int) -> tuple[np.ndarray, np.ndarray]:
     """Normalised (x, y) of the sub-pixel samples, [R, R] each with R = frame_size * supersample.
 
-    Sub-samples sit symmetrically inside each output pixel, so a block mean of supersample×supersample
-    samples is the value at that pixel's centre.
+    Sub-samples sit symmetrically inside each output pixel, so the block mean of the
+    supersample×supersample samples is the value at that pixel's centre.
     """
     pixel = np.arange(frame_size * supersample)
     position = (pixel + 0.5) / supersample - 0.5  # in output-pixel units
@@ -117,7 +117,7 @@ def to_head_frame(motion: Motion, x: np.ndarray, y: np.ndarray):
 
 
 def to_image_frame(motion: Motion, points: np.ndarray) -> np.ndarray:
-    """Map head-local points [T, L, 2] to image coordinates with the head pose (forward transform)."""
+    """Map head-local points [T, L, 2] to image coordinates with the head pose (forward map)."""
     cos, sin = np.cos(motion.rotation)[:, None], np.sin(motion.rotation)[:, None]
     u, v = points[..., 0] * motion.scale[:, None], points[..., 1] * motion.scale[:, None]
     x = cos * u - sin * v + motion.translation[:, 0, None]
@@ -133,7 +133,7 @@ def downsample(image: np.ndarray, factor: int) -> np.ndarray:
 
 
 def apply_lighting(frames: np.ndarray, motion: Motion) -> np.ndarray:
-    """Apply the per-frame colour gain to float frames [T, H, W, 3] in [0, 1] and quantise to uint8."""
+    """Apply the per-frame colour gain to float frames [T, H, W, 3] in [0, 1]; quantise to uint8."""
     lit = frames * motion.gain[:, None, None, :]
     return np.round(np.clip(lit, 0, 1) * 255).astype(np.uint8)
 

@@ -1,9 +1,9 @@
 """The one real face available offline: scikit-image's astronaut photo, animated by warping.
 
-The face region of the photo is cropped once; each frame warps it with the head pose (affine) plus two
-local deformations in the photo's own coordinates: the jaw drops below the mouth line (talking) and
-each eye is squeezed vertically and covered by eyelid colour (blinking). Landmarks were placed by hand
-on the crop and move through the same warp, so they stay on the features.
+The face region of the photo is cropped once; each frame warps it with the head pose (affine) plus
+two local deformations in the photo's own coordinates: the jaw drops below the mouth line (talking)
+and each eye is squeezed vertically and covered by eyelid colour (blinking). Landmarks were placed
+by hand on the crop and move through the same warp, so they stay on the features.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def photo_landmarks(motion: Motion) -> np.ndarray:
 
 
 def render_photo(motion: Motion, frame_size: int, supersample: int) -> np.ndarray:
-    """Warp the photo for every frame of ``motion``: float [T, R, R, 3], R = frame_size*supersample."""
+    """Warp the photo for each frame of ``motion``: [T, R, R, 3], R = frame_size·supersample."""
     crop, landmarks = astronaut_face()
     size = frame_size * supersample
     # Resample once to the render grid's density, with anti-aliasing, then warp at that density.
@@ -77,8 +77,7 @@ def render_photo(motion: Motion, frame_size: int, supersample: int) -> np.ndarra
     dx, dy = _deformation(u, v, landmarks, mouth, eyes)
     sx, sy = u + dx, v + dy
     # Normalised photo coordinates -> crop pixels -> pixels of the resized source.
-    to_source = lambda n: ((n + 1) * (CROP_SIZE - 1) / 2 + 0.5) * size / CROP_SIZE - 0.5  # noqa: E731
-    rows, cols = to_source(sy), to_source(sx)
+    rows, cols = (((n + 1) * (CROP_SIZE - 1) / 2 + 0.5) * size / CROP_SIZE - 0.5 for n in (sy, sx))
     frames = np.empty((len(mouth), size, size, 3))
     for t in range(len(mouth)):
         for c in range(3):

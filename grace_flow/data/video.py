@@ -27,7 +27,9 @@ def read_video_frames(source: str, count: int, frame_size: int, need_message: st
     frames): lower data.clips or data.frames_per_clip".
     """
     if not Path(source).is_file():
-        raise DataError(f'data.source: {source} not found: give an existing video file or "synthetic"')
+        raise DataError(
+            f'data.source: {source} not found: give an existing video file or "synthetic"'
+        )
     frames = []
     try:
         with av.open(str(source)) as container:
