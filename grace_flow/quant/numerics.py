@@ -3,8 +3,8 @@
 Every function that takes integer tensors is an engine operation: integers in, integers out, no
 floating point touches a value. C-sim and the board must reproduce these results bit for bit.
 docs/numerics.md states the same formulas with the bit width of every intermediate and the
-argument that none overflows; the Python evaluates in int64 (or float64 where that is provably exact)
-only because numpy has no narrower accumulators worth using.
+argument that none overflows; the Python evaluates in int64 (or float64 where that is provably
+exact) only because numpy has no narrower accumulators worth using.
 
 Functions that take float scales (quantize_multiplier, residual_params, channel_affine_params,
 kp_to_fixed) derive integer parameters once, at compile time or once per frame on the host; the
@@ -104,7 +104,9 @@ def quantize_multiplier(real) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("quantize_multiplier: scale is not finite")
     if np.any(real == 0):
         raise ValueError("quantize_multiplier: scale is 0; a zero scale has no multiplier")
-    mantissa, exponent = np.frexp(np.abs(real))  # |real| = mantissa * 2^exponent, mantissa in [0.5, 1)
+    mantissa, exponent = np.frexp(
+        np.abs(real)
+    )  # |real| = mantissa * 2^exponent, mantissa in [0.5, 1)
     mult = _round_half_up(mantissa * 2.0**MULTIPLIER_BITS)
     carried = mult == 1 << MULTIPLIER_BITS  # mantissa rounded up to 1.0: renormalise
     mult = np.where(carried, 1 << (MULTIPLIER_BITS - 1), mult)
@@ -237,11 +239,16 @@ def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool
 
 
 def avg_pool2x2(x) -> np.ndarray:
-    """2x2 average pool, stride 2: sat8(round_shift(sum of 4, 2)); an odd last row/column is dropped."""
+    """2x2 average pool, stride 2: sat8(round_shift(sum of 4, 2)); odd last row/column dropped."""
     x = _require(x, np.int8, "x")
     height, width = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
     wide = x[..., :height, :width].astype(np.int16)
-    total = wide[..., 0::2, 0::2] + wide[..., 0::2, 1::2] + wide[..., 1::2, 0::2] + wide[..., 1::2, 1::2]
+    total = (
+        wide[..., 0::2, 0::2]
+        + wide[..., 0::2, 1::2]
+        + wide[..., 1::2, 0::2]
+        + wide[..., 1::2, 1::2]
+    )
     return sat_int8(round_shift(total, 2))
 
 
@@ -363,10 +370,9 @@ def sparse_motion(grid, kp_driving, kp_source) -> np.ndarray:
     Channel 0 is the grid (background); channel k is sat16(grid + kp_source[k-1] - kp_driving[k-1]).
     """
     grid = _require(grid, np.int16, "grid").astype(np.int32)
-    shift = (
-        _require(kp_source, np.int16, "kp_source").astype(np.int32)
-        - _require(kp_driving, np.int16, "kp_driving").astype(np.int32)
-    )
+    shift = _require(kp_source, np.int16, "kp_source").astype(np.int32) - _require(
+        kp_driving, np.int16, "kp_driving"
+    ).astype(np.int32)
     moved = sat_int16(grid[None, None] + shift[:, :, None, None, :])
     identity = np.broadcast_to(grid.astype(np.int16), (moved.shape[0], 1) + grid.shape)
     return np.concatenate([identity, moved], axis=1)

@@ -26,9 +26,9 @@ def _round_half_up(values: np.ndarray) -> np.ndarray:
 def build_table(
     fn: Callable[[np.ndarray], np.ndarray], in_scale: float, out_scale: float, out_dtype
 ) -> np.ndarray:
-    """256-entry table of fn for int8 inputs: entry[q + 128] = clamp(round(fn(q*in_scale)/out_scale)).
+    """256-entry table of fn on int8 codes q: T[q + 128] = clamp(round(fn(q * s_in) / s_out)).
 
-    The clamp is to the full range of out_dtype (uint8, int8 or int16). Sigmoid to the uint8 Q8
+    s_in = in_scale, s_out = out_scale; the clamp is to the range of out_dtype. Sigmoid to the Q8
     occlusion map: out_scale=1/256, out_dtype=np.uint8; to an 8-bit image: out_scale=1/255.
     """
     info = np.iinfo(out_dtype)
@@ -55,7 +55,9 @@ def gaussian_exp_table(kp_variance: float) -> tuple[np.ndarray, int]:
     # exp(-0.5 D / var) < 2^-16 (rounds to 0 in Q15) once D > 2 var * 16 ln 2.
     zero_from_q26 = 2 * kp_variance * (UNIT_FRAC_BITS + 1) * np.log(2) * 2.0**SQUARED_FRAC_BITS
     index_shift = max(1, int(np.ceil(np.log2(zero_from_q26 / (GAUSS_TABLE_SIZE - 1)))))
-    squared = np.ldexp(np.arange(GAUSS_TABLE_SIZE, dtype=np.float64), index_shift - SQUARED_FRAC_BITS)
+    squared = np.ldexp(
+        np.arange(GAUSS_TABLE_SIZE, dtype=np.float64), index_shift - SQUARED_FRAC_BITS
+    )
     table = _round_half_up(np.exp(-0.5 * squared / kp_variance) * (1 << UNIT_FRAC_BITS))
     return table.astype(np.uint16), index_shift
 
@@ -70,7 +72,7 @@ def coordinate_grid(height: int, width: int) -> np.ndarray:
 
     def axis(size: int) -> np.ndarray:
         numerator = (2 * np.arange(size, dtype=np.int64) - (size - 1)) << COORD_FRAC_BITS
-        # round half up of numerator / (size - 1) == floor((2 numerator + size - 1) / (2 (size - 1)))
+        # round half up of n / (size - 1) is floor((2 n + size - 1) / (2 (size - 1)))
         return (2 * numerator + (size - 1)) // (2 * (size - 1))
 
     xs, ys = axis(width), axis(height)

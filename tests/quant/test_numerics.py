@@ -15,6 +15,7 @@ from grace_flow.quant import tables as tb
 
 def half_up(numerator: int, denominator: int = 1) -> int:
     """Exact round-half-up of a rational, the reference for every rounding."""
+
     def exact(value):
         return value if isinstance(value, Fraction) else Fraction(int(value))
 
@@ -29,7 +30,7 @@ def rng_for(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-# --- round_shift, sat ------------------------------------------------------------------------------
+# --- round_shift, sat -----------------------------------------------------------------------------
 
 
 def test_round_shift_ties_and_negatives():
@@ -42,7 +43,7 @@ def test_round_shift_matches_rational_rounding():
     rng = rng_for(1)
     values = rng.integers(-(1 << 40), 1 << 40, 2000)
     shifts = rng.integers(1, 40, 2000)
-    expected = [half_up(v, 1 << s) for v, s in zip(values.tolist(), shifts.tolist())]
+    expected = [half_up(v, 1 << s) for v, s in zip(values.tolist(), shifts.tolist(), strict=True)]
     assert nm.round_shift(values, shifts).tolist() == expected
 
 
@@ -55,11 +56,18 @@ def test_round_shift_rejects_bad_shift_and_floats():
 
 def test_sat_int8_and_int16():
     assert nm.sat_int8(np.array([-1000, -129, -128, 0, 127, 128, 1000])).tolist() == [
-        -128, -128, -128, 0, 127, 127, 127]
+        -128,
+        -128,
+        -128,
+        0,
+        127,
+        127,
+        127,
+    ]
     assert nm.sat_int16(np.array([-40000, 40000])).tolist() == [-32768, 32767]
 
 
-# --- quantize_multiplier, requantize ---------------------------------------------------------------
+# --- quantize_multiplier, requantize --------------------------------------------------------------
 
 
 def test_quantize_multiplier_edge_cases():
@@ -103,7 +111,8 @@ def test_requantize_ties_and_saturation():
     mult, shift = nm.quantize_multiplier(0.5)
     acc = np.array([[3, -3, 1, -1, 253, 255, 257, -255, -257, -259]], dtype=np.int32)
     assert nm.requantize(acc, mult, shift, False).tolist() == [
-        [2, -1, 1, 0, 127, 127, 127, -127, -128, -128]]
+        [2, -1, 1, 0, 127, 127, 127, -127, -128, -128]
+    ]
     assert nm.requantize(acc, mult, shift, True).tolist() == [[2, 0, 1, 0, 127, 127, 127, 0, 0, 0]]
 
 
@@ -123,7 +132,7 @@ def test_requantize_rejects_wide_accumulator():
         nm.requantize(np.array([[1 << 31]], dtype=np.int64), 1 << 30, 31, False)
 
 
-# --- conv, pool, upsample ----------------------------------------------------------------------------
+# --- conv, pool, upsample -------------------------------------------------------------------------
 
 
 def reference_conv(x, w, bias, stride, padding, upsample):
@@ -149,8 +158,14 @@ def reference_conv(x, w, bias, stride, padding, upsample):
 
 @pytest.mark.parametrize(
     "kernel,stride,padding,upsample",
-    [(3, 1, 1, False), (3, 2, 1, False), (1, 1, 0, False), (3, 1, 1, True), (7, 1, 3, False),
-     (3, 2, 0, True)],
+    [
+        (3, 1, 1, False),
+        (3, 2, 1, False),
+        (1, 1, 0, False),
+        (3, 1, 1, True),
+        (7, 1, 3, False),
+        (3, 2, 0, True),
+    ],
 )
 def test_conv2d_matches_reference(kernel, stride, padding, upsample):
     rng = rng_for(5)
@@ -193,7 +208,7 @@ def test_upsample_nearest2x():
     assert all(got[0, c, r, s] == x[0, c, r // 2, s // 2] for c, r, s in np.ndindex(2, 6, 4))
 
 
-# --- residual add, channel affine --------------------------------------------------------------------
+# --- residual add, channel affine -----------------------------------------------------------------
 
 
 def test_residual_matches_reference_and_float():
@@ -205,7 +220,9 @@ def test_residual_matches_reference_and_float():
     residual = rng.integers(-128, 128, (2, 4, 3, 3), dtype=np.int8)
     got = nm.requantize_residual(acc, residual, mult_acc, mult_res, shift)
     for n, c, h, w in np.ndindex(acc.shape):
-        total = int(acc[n, c, h, w]) * int(mult_acc[c]) + int(residual[n, c, h, w]) * int(mult_res[c])
+        total = int(acc[n, c, h, w]) * int(mult_acc[c]) + int(residual[n, c, h, w]) * int(
+            mult_res[c]
+        )
         assert got[n, c, h, w] == sat(half_up(total, 1 << int(shift[c])))
     exact = (acc * acc_scale[None, :, None, None] + residual * residual_scale) / out_scale
     inside = np.abs(exact) < 127
@@ -283,22 +300,30 @@ def reference_resize_taps(in_size, out_size):
 def test_resize_map_matches_reference_and_torch(in_hw, out_hw):
     occlusion = rng_for(12).integers(0, 256, (2, 1) + in_hw, dtype=np.uint8)
     got = nm.resize_map_bilinear(occlusion, *out_hw)
-    rows, cols = reference_resize_taps(in_hw[0], out_hw[0]), reference_resize_taps(in_hw[1], out_hw[1])
+    rows, cols = (
+        reference_resize_taps(in_hw[0], out_hw[0]),
+        reference_resize_taps(in_hw[1], out_hw[1]),
+    )
     for n, r, s in np.ndindex(2, *out_hw):
         (r0, r1, fy), (c0, c1, fx) = rows[r], cols[s]
         m = occlusion[n, 0].astype(int)
-        total = ((256 - fy) * ((256 - fx) * m[r0, c0] + fx * m[r0, c1])
-                 + fy * ((256 - fx) * m[r1, c0] + fx * m[r1, c1]))
+        total = (256 - fy) * ((256 - fx) * m[r0, c0] + fx * m[r0, c1]) + fy * (
+            (256 - fx) * m[r1, c0] + fx * m[r1, c1]
+        )
         assert got[n, 0, r, s] == half_up(total, 1 << 16)
     if in_hw == out_hw:
         assert np.array_equal(got, occlusion)
-    expected = F.interpolate(torch.tensor(occlusion, dtype=torch.float64), size=out_hw,
-                             mode="bilinear", align_corners=False).numpy()
+    expected = F.interpolate(
+        torch.tensor(occlusion, dtype=torch.float64),
+        size=out_hw,
+        mode="bilinear",
+        align_corners=False,
+    ).numpy()
     # Q8 source position (<= 1/512 pixel off) on steps of up to 255: <= 1 LSB, plus 0.5 rounding
     assert np.abs(got - expected).max() <= 1.5
 
 
-# --- softmax ---------------------------------------------------------------------------------------
+# --- softmax --------------------------------------------------------------------------------------
 
 
 def test_softmax_matches_reference():
@@ -334,7 +359,7 @@ def test_softmax_precision_against_torch():
         assert np.abs(got - expected).max() <= 2e-4
 
 
-# --- keypoints, heatmaps, motion ----------------------------------------------------------------------
+# --- keypoints, heatmaps, motion ------------------------------------------------------------------
 
 
 def test_kp_to_fixed_rounding_and_saturation():
@@ -342,8 +367,14 @@ def test_kp_to_fixed_rounding_and_saturation():
     kp = np.array([[[tie, -tie], [1.0, -1.0], [5.0, -4.0], [-5.0, 0.333]]], dtype=np.float16)
     got = nm.kp_to_fixed(kp)
     assert got.dtype == np.int16
-    assert got.tolist() == [[[1, 0], [8192, -8192], [32767, -32768], [-32768,
-                                                                        half_up(Fraction(float(kp[0, 3, 1])) * 8192)]]]
+    assert got.tolist() == [
+        [
+            [1, 0],
+            [8192, -8192],
+            [32767, -32768],
+            [-32768, half_up(Fraction(float(kp[0, 3, 1])) * 8192)],
+        ]
+    ]
     with pytest.raises(ValueError):
         nm.kp_to_fixed(np.array([[[np.nan, 0]]], dtype=np.float16))
 
@@ -392,11 +423,14 @@ def test_heatmaps_match_reference():
     mult, shift = nm.quantize_multiplier(2.0**-15 * 127)
     got = nm.keypoint_heatmaps(grid, kp_driving, kp_source, table, index_shift, mult, shift)
     assert got.shape == (2, 4, 6, 7) and np.all(got[:, 0] == 0)
-    difference = (heat_reference(grid, kp_driving, table, index_shift)
-                  - heat_reference(grid, kp_source, table, index_shift))
+    difference = heat_reference(grid, kp_driving, table, index_shift) - heat_reference(
+        grid, kp_source, table, index_shift
+    )
     for index in np.ndindex(difference.shape):
         n, k, h, w = index
-        assert got[n, k + 1, h, w] == sat(half_up(int(difference[index]) * int(mult), 1 << int(shift)))
+        assert got[n, k + 1, h, w] == sat(
+            half_up(int(difference[index]) * int(mult), 1 << int(shift))
+        )
 
 
 def test_heatmaps_precision_against_float():
@@ -407,8 +441,15 @@ def test_heatmaps_precision_against_float():
     kp_source = rng.uniform(-1, 1, (2, 10, 2)).astype(np.float16)
     table, index_shift = tb.gaussian_exp_table(variance)
     mult, shift = nm.quantize_multiplier(2.0**-15 * 127)
-    got = nm.keypoint_heatmaps(tb.coordinate_grid(size, size), nm.kp_to_fixed(kp_driving),
-                               nm.kp_to_fixed(kp_source), table, index_shift, mult, shift)
+    got = nm.keypoint_heatmaps(
+        tb.coordinate_grid(size, size),
+        nm.kp_to_fixed(kp_driving),
+        nm.kp_to_fixed(kp_source),
+        table,
+        index_shift,
+        mult,
+        shift,
+    )
     axis = np.linspace(-1, 1, size)
     grid = np.stack(np.meshgrid(axis, axis), axis=-1)
 
@@ -430,10 +471,12 @@ def test_sparse_motion_and_deformation_match_reference():
     assert sparse.shape == (2, 4, 4, 5, 2) and sparse.dtype == np.int16
     for n, k, h, w, a in np.ndindex(sparse.shape):
         moved = int(grid[h, w, a]) + (
-            0 if k == 0 else int(kp_source[n, k - 1, a]) - int(kp_driving[n, k - 1, a]))
+            0 if k == 0 else int(kp_source[n, k - 1, a]) - int(kp_driving[n, k - 1, a])
+        )
         assert sparse[n, k, h, w, a] == sat(moved, -32768, 32767)
-    masks = nm.softmax_masks(rng.integers(-128, 128, (2, 4, 4, 5), dtype=np.int8),
-                             tb.softmax_exp_table(0.05))
+    masks = nm.softmax_masks(
+        rng.integers(-128, 128, (2, 4, 4, 5), dtype=np.int8), tb.softmax_exp_table(0.05)
+    )
     got = nm.deformation_field(sparse, masks)
     assert got.shape == (2, 4, 5, 2) and got.dtype == np.int16
     for n, h, w, a in np.ndindex(got.shape):
@@ -441,7 +484,7 @@ def test_sparse_motion_and_deformation_match_reference():
         assert got[n, h, w, a] == sat(half_up(total, 1 << 15), -32768, 32767)
 
 
-# --- grid sample --------------------------------------------------------------------------------------
+# --- grid sample ----------------------------------------------------------------------------------
 
 
 def reference_grid_sample(x, grid):
@@ -471,8 +514,15 @@ def test_grid_sample_matches_reference_including_borders_and_far_outside():
     x[0, 0] = 127
     x[1, 0] = -128
     grid = rng.integers(-12000, 12000, (2, 3, 7, 2)).astype(np.int16)
-    special = [[-8192, -8192], [8192, 8192], [-32768, 0], [32767, 32767], [0, -32768],
-               [8191, -8191], [-8193, 8193]]  # borders (+-1 -> -0.5 / W-0.5), far outside, ties
+    special = [
+        [-8192, -8192],
+        [8192, 8192],
+        [-32768, 0],
+        [32767, 32767],
+        [0, -32768],
+        [8191, -8191],
+        [-8193, 8193],
+    ]  # borders (+-1 -> -0.5 / W-0.5), far outside, ties
     grid[:, 0, :, :] = special
     got = nm.grid_sample_int8(x, grid)
     assert got.dtype == np.int8 and got.shape == (2, 3, 3, 7)
@@ -495,6 +545,11 @@ def test_grid_sample_precision_against_torch():
     x = rng.integers(-128, 128, (2, 4, 16, 12), dtype=np.int8)
     grid = rng.integers(-10000, 10000, (2, 9, 11, 2)).astype(np.int16)
     got = nm.grid_sample_int8(x, grid)
-    expected = F.grid_sample(torch.tensor(x, dtype=torch.float64), torch.tensor(grid / 8192.0),
-                             mode="bilinear", padding_mode="zeros", align_corners=False).numpy()
+    expected = F.grid_sample(
+        torch.tensor(x, dtype=torch.float64),
+        torch.tensor(grid / 8192.0),
+        mode="bilinear",
+        padding_mode="zeros",
+        align_corners=False,
+    ).numpy()
     assert np.abs(got - expected).max() <= 0.63
