@@ -220,6 +220,8 @@ def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool
     in_h, in_w = height * factor, width * factor
     out_h = (in_h + 2 * padding - kernel_h) // stride + 1
     out_w = (in_w + 2 * padding - kernel_w) // stride + 1
+    if stride < 1 or padding < 0 or out_h < 1 or out_w < 1:
+        raise ValueError(f"conv2d_int8: stride {stride}, padding {padding} on {in_h}x{in_w}")
     row_starts = np.arange(out_h) * stride - padding
     col_starts = np.arange(out_w) * stride - padding
     acc = np.zeros((batch, out_h, out_w, out_channels), dtype=np.float64)
