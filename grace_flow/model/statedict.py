@@ -13,8 +13,10 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from grace_flow.errors import FlowError
 
-class ModelError(Exception):
+
+class ModelError(FlowError):
     """A checkpoint or model config that cannot be used; the one-line message says what to do."""
 
 

@@ -101,7 +101,7 @@ def train(decoder, kp_detector, frames: np.ndarray, landmarks: np.ndarray, setti
         optimizer.step()
         schedule.step()
         log.append({"step": step, "seconds": round(time.perf_counter() - start, 3),
-                    "loss": float(total), **{k: float(v) for k, v in losses.items()}})
+                    "loss": total.item(), **{k: v.item() for k, v in losses.items()}})
     decoder.eval()
     kp_detector.eval()
     return log

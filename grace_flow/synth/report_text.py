@@ -12,8 +12,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from grace_flow.errors import FlowError
 
-class ReportError(Exception):
+
+class ReportError(FlowError):
     """A vendor report is missing, truncated, of an unknown kind or from an unsupported tool."""
 
 
