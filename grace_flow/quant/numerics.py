@@ -313,6 +313,33 @@ def resize_map_bilinear(occlusion, out_h: int, out_w: int) -> np.ndarray:
     return round_shift(total, 2 * MAP_FRAC_BITS).astype(np.uint8)
 
 
+def resize_field_bilinear(field, out_h: int, out_w: int) -> np.ndarray:
+    """Bilinear resize (align_corners=False) of an int16 Q2.13 field [N,H,W,2] to [N,out_h,out_w,2].
+
+    The taps of resize_map_bilinear: v = sat16(round_shift(sum of 4 taps * Q8 * Q8 weight, 16)).
+    The weighted sum of int16 values fits int32 (|v| * 2^16 + 2^15 < 2^31 for v in int16).
+    """
+    field = _require(field, np.int16, "field")
+    rows0, rows1, frac_y = _resize_taps(field.shape[1], out_h)
+    cols0, cols1, frac_x = _resize_taps(field.shape[2], out_w)
+    one = 1 << MAP_FRAC_BITS
+    total = np.zeros((field.shape[0], out_h, out_w, field.shape[3]), dtype=np.int64)
+    for rows, weight_y in ((rows0, one - frac_y), (rows1, frac_y)):
+        for cols, weight_x in ((cols0, one - frac_x), (cols1, frac_x)):
+            weight = weight_y[:, None] * weight_x[None, :]
+            total += weight[None, :, :, None] * field[:, rows[:, None], cols[None, :]]
+    return sat_int16(round_shift(total, 2 * MAP_FRAC_BITS))
+
+
+def pixels_to_int8(pixels, table) -> np.ndarray:
+    """Input image: uint8 pixels (any shape) -> int8 codes table[p] (tables.pixel_table)."""
+    pixels = _require(pixels, np.uint8, "pixels")
+    table = _require(table, np.int8, "table")
+    if table.shape != (256,):
+        raise ValueError(f"pixels_to_int8: table must have 256 entries, got {table.shape}")
+    return table[pixels]
+
+
 # --- dense motion: softmax masks, keypoints, heatmaps, deformation ------------------------------
 
 

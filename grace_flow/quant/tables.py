@@ -37,6 +37,15 @@ def build_table(
     return np.clip(values, info.min, info.max).astype(out_dtype)
 
 
+def pixel_table(scale: float) -> np.ndarray:
+    """int8 code of each uint8 pixel p (image value p / 255): T[p] = clamp(round(p / 255 / scale)).
+
+    With scale = 1/127, T[p] = round(127 p / 255): 0 -> 0, 255 -> 127 (never a tie).
+    """
+    values = _round_half_up(np.arange(256, dtype=np.float64) / 255.0 / scale)
+    return np.clip(values, -128, 127).astype(np.int8)
+
+
 def softmax_exp_table(in_scale: float) -> np.ndarray:
     """uint16 Q15 table of exp(-d * in_scale) for d = max - x in [0, 255]; entry 0 is 2^15."""
     distances = np.arange(256, dtype=np.float64)
