@@ -14,7 +14,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from conftest import TINY_WORKFLOW  # noqa: E402
+from doit_helpers import TINY_WORKFLOW  # noqa: E402
 
 
 def doit(folder: Path, *args: str) -> float:

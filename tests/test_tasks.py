@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, TINY_WORKFLOW
+from doit_helpers import REPO, TINY_WORKFLOW
 
 MODEL_STAGE = ["codec", "data", "model:decoder", "model:quality"]
 

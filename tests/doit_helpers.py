@@ -1,0 +1,41 @@
+"""Running doit on a workflow in a scratch folder and seeing what it executed."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY_WORKFLOW = """\
+name: tiny
+data:
+  frame_size: 32
+  frames_per_clip: 4
+  clips: {train: 2, calibration: 1, test: 2}
+model:
+  source: init
+  num_kp: 4
+  kp_detector: {block_expansion: 4, max_features: 8, num_blocks: 2, scale_factor: 0.5}
+  dense_motion: {block_expansion: 4, max_features: 8, num_blocks: 2, scale_factor: 0.5}
+  generator: {block_expansion: 4, max_features: 8, num_down_blocks: 2, num_bottleneck_blocks: 1}
+codec:
+  gop: 2
+"""
+
+
+class DoitRun:
+    """Result of one doit invocation: exit code, output, and the tasks it executed or skipped."""
+
+    def __init__(self, completed: subprocess.CompletedProcess):
+        self.returncode = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        lines = completed.stdout.splitlines()
+        self.executed = sorted(line[2:].strip() for line in lines if line.startswith(". "))
+        self.skipped = sorted(line[3:].strip() for line in lines if line.startswith("-- "))
+
+
+def run_doit(folder: Path, *args: str) -> DoitRun:
+    """Run doit with the repo's dodo.py inside ``folder``."""
+    command = [sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), "-d", str(folder), *args]
+    return DoitRun(subprocess.run(command, capture_output=True, text=True, timeout=600))
