@@ -116,6 +116,21 @@ class CodecConfig(Section):
     key_frame_quality: Annotated[int, Field(ge=1, le=100, description="HEIF quality.")] = 90
 
 
+class QuantizeConfig(Section):
+    """Post-training static int8 quantization: calibration and accumulator limits."""
+
+    observer: Literal["minmax", "percentile", "histogram"] = Field(
+        "percentile", description="Activation range observer used on the calibration clips."
+    )
+    percentile: Annotated[float, Field(gt=90, le=100, description="|x| percentile kept.")] = 99.99
+    calibration_pairs: Annotated[
+        int, Field(ge=1, le=100000, description="(key frame, frame) pairs to calibrate on.")
+    ] = 64
+    accumulator_bits: Annotated[
+        int, Field(ge=16, le=48, description="Conv accumulator width the engines provide.")
+    ] = 32
+
+
 class Workflow(Section):
     """One algorithm version of the decoder and its hardware."""
 
@@ -125,6 +140,7 @@ class Workflow(Section):
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     codec: CodecConfig = CodecConfig()
+    quantize: QuantizeConfig = QuantizeConfig()
 
 
 def load_workflow(path: str | Path) -> Workflow:

@@ -34,7 +34,7 @@ MALFORMED = [
     ("name: x\nmodel:\n  num_kpp: 3\n", "w.yaml:3: model.num_kpp: unknown key; did you mean 'num_kp'?"),
     ("name: x\nkp_detector: {}\n",
      "w.yaml:2: kp_detector: unknown key; did you mean 'model.kp_detector'?"),
-    ("name: x\nzzz: 1\n", "w.yaml:2: zzz: unknown key; known keys: name, data, model, codec"),
+    ("name: x\nzzz: 1\n", "w.yaml:2: zzz: unknown key; known keys: name, data, model, codec, quantize"),
     ("name: x\nmodel: {train: {stepz: 3}}\n",
      "w.yaml:2: model.train.stepz: unknown key; did you mean 'steps'?"),
     ("name: x\nmodel:\n  source: foo\n",
