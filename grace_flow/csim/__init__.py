@@ -1,0 +1,1 @@
+"""C-simulation: g++ builds of the rendered engines and their ctypes bindings."""

@@ -1,0 +1,162 @@
+"""Engine specs: the capacities and features an engine is generated for, and their checks.
+
+A spec is a plain dict (from workflow.yaml and the program's requirements, or default_spec).
+check_spec rejects anything the templates cannot serve with a one-line SpecError, and
+engine_constants turns a valid spec into the compile-time constants of <engine>_config.h.
+"""
+
+import re
+
+from grace_flow.errors import FlowError
+from grace_flow.hls.registers import CONV_FLAGS, MODES
+
+_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+#: Largest square kernel the conv engine is generated for (its weight buffers are MAX_K²).
+MAX_KERNEL = 11
+
+_DEFAULTS = {
+    "conv": {
+        "max_in_channels": 128,
+        "max_out_channels": 128,
+        "max_width": 64,
+        "kernel_sizes": [1, 3, 5, 7],
+        "strides": [1, 2],
+        "unroll_in": 4,
+        "unroll_out": 4,
+        "tile_rows": 2,
+        "features": ["relu", "pool", "upsample", "residual"],
+    },
+    "grid_sample": {"max_channels": 128, "max_width": 64, "band_rows": 8, "unroll_channels": 4},
+    "upsample": {"max_width": 256},
+    "elementwise": {
+        "max_channels": 64,
+        "max_width": 256,
+        "modes": ["affine", "table", "mul_map", "softmax"],
+    },
+    "keypoint": {"max_kp": 32, "modes": ["heatmap", "sparse", "deform"]},
+}
+
+
+class SpecError(FlowError):
+    """An engine spec the templates cannot serve."""
+
+
+def default_spec(engine: str) -> dict:
+    """A sensible spec for ``engine`` (a fresh copy), sized for the default 64×64 decoder."""
+    if engine not in _DEFAULTS:
+        raise SpecError(f"unknown engine {engine!r}; engines: {', '.join(_DEFAULTS)}")
+    return {key: list(value) if isinstance(value, list) else value
+            for key, value in _DEFAULTS[engine].items()}
+
+
+def _count(engine: str, spec: dict, key: str, low: int, high: int) -> int:
+    value = spec[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise SpecError(f"{engine} spec: {key} must be an integer in [{low}, {high}], got {value!r}")
+    return value
+
+
+def _names(engine: str, spec: dict, key: str, allowed) -> list[str]:
+    value = spec[key]
+    if not isinstance(value, list) or not value:
+        raise SpecError(f"{engine} spec: {key} must be a non-empty list, got {value!r}")
+    for name in value:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise SpecError(f"{engine} spec: {key} entry {name!r} is not a [A-Za-z0-9_] name")
+        if name not in allowed:
+            raise SpecError(f"{engine} spec: {key} entry {name!r} unknown; use {', '.join(allowed)}")
+    return value
+
+
+def _sizes(engine: str, spec: dict, key: str, high: int) -> list[int]:
+    value = spec[key]
+    if not isinstance(value, list) or not value or any(
+        isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= high for v in value
+    ):
+        raise SpecError(f"{engine} spec: {key} must be a non-empty list of integers in [1, {high}]")
+    return value
+
+
+def _divides(engine: str, spec: dict, unroll: str, total: str) -> None:
+    if spec[total] % spec[unroll]:
+        raise SpecError(
+            f"{engine} spec: {unroll} {spec[unroll]} does not divide {total} {spec[total]}"
+        )
+
+
+def check_spec(engine: str, spec: dict) -> None:
+    """Raise SpecError unless ``spec`` has exactly the keys of ``engine`` with servable values."""
+    expected = default_spec(engine).keys()
+    if not isinstance(spec, dict):
+        raise SpecError(f"{engine} spec must be a mapping, got {type(spec).__name__}")
+    unknown = sorted(set(spec) - set(expected), key=str)
+    if unknown:
+        raise SpecError(f"{engine} spec: unknown key {unknown[0]!r}")
+    missing = [key for key in expected if key not in spec]
+    if missing:
+        raise SpecError(f"{engine} spec: missing key {missing[0]!r}")
+    if engine == "conv":
+        for key in ("max_in_channels", "max_out_channels"):
+            _count(engine, spec, key, 1, 4096)
+        _count(engine, spec, "max_width", 1, 4096)
+        _sizes(engine, spec, "kernel_sizes", MAX_KERNEL)
+        _sizes(engine, spec, "strides", 4)
+        _count(engine, spec, "unroll_in", 1, 64)
+        _count(engine, spec, "unroll_out", 1, 64)
+        _count(engine, spec, "tile_rows", 1, 64)
+        features = _names(engine, spec, "features", list(CONV_FLAGS))
+        _divides(engine, spec, "unroll_in", "max_in_channels")
+        _divides(engine, spec, "unroll_out", "max_out_channels")
+        if "pool" in features and spec["tile_rows"] % 2:
+            raise SpecError(f"conv spec: tile_rows {spec['tile_rows']} must be even with pool")
+    elif engine == "grid_sample":
+        _count(engine, spec, "max_channels", 1, 4096)
+        _count(engine, spec, "max_width", 2, 4096)
+        _count(engine, spec, "band_rows", 2, 256)
+        _count(engine, spec, "unroll_channels", 1, 64)
+        _divides(engine, spec, "unroll_channels", "max_channels")
+    elif engine == "upsample":
+        _count(engine, spec, "max_width", 1, 2048)
+    elif engine == "elementwise":
+        _count(engine, spec, "max_channels", 1, 256)
+        _count(engine, spec, "max_width", 1, 4096)
+        _names(engine, spec, "modes", list(MODES[engine]))
+    else:
+        _count(engine, spec, "max_kp", 1, 255)
+        _names(engine, spec, "modes", list(MODES[engine]))
+
+
+def engine_constants(engine: str, spec: dict) -> dict[str, int]:
+    """The Cfg constants of <engine>_config.h for a checked spec (name → integer)."""
+    if engine == "conv":
+        max_k, max_stride = max(spec["kernel_sizes"]), max(spec["strides"])
+        features = spec["features"]
+        return {
+            "MAX_IN_C": spec["max_in_channels"],
+            "MAX_OUT_C": spec["max_out_channels"],
+            "MAX_W": spec["max_width"],
+            "MAX_K": max_k,
+            "MAX_STRIDE": max_stride,
+            "KK": max_k * max_k,
+            "IN_ROWS": (spec["tile_rows"] - 1) * max_stride + max_k,
+            "KERNEL_MASK": sum(1 << k for k in set(spec["kernel_sizes"])),
+            "STRIDE_MASK": sum(1 << s for s in set(spec["strides"])),
+            "UNROLL_IN": spec["unroll_in"],
+            "UNROLL_OUT": spec["unroll_out"],
+            "TILE_ROWS": spec["tile_rows"],
+            **{f"HAS_{name.upper()}": int(name in features) for name in CONV_FLAGS},
+        }
+    if engine == "grid_sample":
+        return {
+            "MAX_C": spec["max_channels"],
+            "MAX_W": spec["max_width"],
+            "BAND_ROWS": spec["band_rows"],
+            "UNROLL_C": spec["unroll_channels"],
+        }
+    if engine == "upsample":
+        return {"MAX_W": spec["max_width"]}
+    modes = {f"HAS_{name.upper()}": int(name in spec["modes"]) for name in MODES[engine]}
+    if engine == "elementwise":
+        return {"MAX_C": spec["max_channels"], "MAX_W": spec["max_width"], **modes}
+    return {"MAX_KP": spec["max_kp"], **modes}
