@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from grace_flow.errors import FlowError
 from grace_flow.yamlload import YamlError, load_with_lines
@@ -41,11 +41,13 @@ class Clocks(_Strict):
     choices_mhz: Annotated[list[Annotated[float, Field(gt=0, le=500)]], Field(min_length=1)]
     default_mhz: Annotated[float, Field(gt=0)]
 
-    @model_validator(mode="after")
-    def _default_is_a_choice(self) -> "Clocks":
-        if self.default_mhz not in self.choices_mhz:
-            raise ValueError(f"default_mhz {self.default_mhz} is not one of choices_mhz")
-        return self
+    @field_validator("default_mhz")
+    @classmethod
+    def _default_is_a_choice(cls, value: float, info: ValidationInfo) -> float:
+        choices = info.data.get("choices_mhz")
+        if choices is not None and value not in choices:
+            raise ValueError(f"must be one of choices_mhz ({', '.join(f'{c:g}' for c in choices)})")
+        return value
 
 
 class Ddr(_Strict):

@@ -1,0 +1,43 @@
+"""Fixtures of the synthesis tests: the PYNQ-Z1 board and the mock vendor tools on PATH."""
+
+import os
+
+import pytest
+from synth_support import BOARD_FILE, MOCKS, VENDOR, read_calls
+
+from grace_flow.synth.board import load_board
+
+
+@pytest.fixture(scope="session")
+def board():
+    """The repository's PYNQ-Z1 board description."""
+    return load_board(BOARD_FILE)
+
+
+class MockTools:
+    """The mock vitis_hls / vivado on PATH, with what they were called with and ran."""
+
+    def __init__(self, tmp_path):
+        self.argv_file = tmp_path / "mock_argv.txt"
+        self.record = tmp_path / "mock_record.txt"
+
+    def argv(self) -> list[str]:
+        """Every command line the mock tools received, in order."""
+        return self.argv_file.read_text().splitlines() if self.argv_file.exists() else []
+
+    def calls(self):
+        """Every vendor Tcl command the mock tools executed, in order."""
+        return read_calls(self.record) if self.record.exists() else []
+
+
+@pytest.fixture
+def mock_tools(tmp_path, monkeypatch):
+    """Put the mock vendor tools first on PATH, recording into ``tmp_path``."""
+    tools = MockTools(tmp_path)
+    monkeypatch.setenv("PATH", f"{MOCKS}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("MOCK_TOOLS_ARGV", str(tools.argv_file))
+    monkeypatch.setenv("GRACE_STUB_RECORD", str(tools.record))
+    monkeypatch.setenv("GRACE_FIXTURES", str(VENDOR))
+    for name in ("GRACE_STUB_FAIL", "GRACE_STUB_SKIP", "MOCK_TOOLS_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+    return tools
