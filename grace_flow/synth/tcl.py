@@ -179,7 +179,7 @@ def _render(template_name: str, context: dict) -> str:
 
 def _name(value: str, what: str) -> str:
     if not _NAME.fullmatch(value):
-        raise TclError(f"{what} {value!r}: use letters, digits and _ only, not starting with a digit")
+        raise TclError(f"{what} {value!r}: use letters, digits and _ only, not a leading digit")
     return value
 
 

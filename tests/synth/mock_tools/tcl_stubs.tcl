@@ -58,7 +58,7 @@ proc call {name arguments} {
     }
     lassign $npos low high
     if {[llength $pos] < $low || ($high ne "*" && [llength $pos] > $high)} {
-        error "$name: expected $low..$high arguments, got [llength $pos]: $pos"
+        error "$name: expected $low..$high arguments, got [llength $pos]"
     }
     record $name $words
     if {[env_or GRACE_STUB_FAIL ""] eq $name} {
