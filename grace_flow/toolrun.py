@@ -141,7 +141,8 @@ def _first_error(log_path: Path) -> str:
         text = log_path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-    match = _FIRST_ERROR.search(text)
+    # Skip the header line run_tool wrote: it quotes the command line, not the tool's output.
+    match = _FIRST_ERROR.search(text.partition("\n")[2])
     return f": {match[0].strip()[:200]}" if match else ""
 
 

@@ -5,6 +5,7 @@ import os
 import pytest
 from synth_support import BOARD_FILE, MOCKS, VENDOR, read_calls
 
+from grace_flow import toolrun
 from grace_flow.synth.board import load_board
 
 
@@ -40,4 +41,6 @@ def mock_tools(tmp_path, monkeypatch):
     monkeypatch.setenv("GRACE_FIXTURES", str(VENDOR))
     for name in ("GRACE_STUB_FAIL", "GRACE_STUB_SKIP", "MOCK_TOOLS_VERSION"):
         monkeypatch.delenv(name, raising=False)
+    # Versions are cached per executable; start each test with a fresh probe to record.
+    toolrun._cached_version.cache_clear()
     return tools
