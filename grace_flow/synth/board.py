@@ -126,16 +126,26 @@ class Board(_Strict):
         """Peak of one HP port at ``clock_mhz`` (one beat per cycle), before the DDR limit."""
         return self.memory.hp_ports.width_bits / 8 * clock_mhz * 1e6
 
+    def pl_clock_mhz(self, clock_mhz: float | None = None) -> float:
+        """The board's PL clock nearest ``clock_mhz`` (default: the board's default clock).
+
+        Within 0.01 MHz counts as a match, so 142.86 selects 1000/7 MHz; anything else the PS
+        cannot generate raises :class:`BoardError`.
+        """
+        if clock_mhz is None:
+            return self.clocks.default_mhz
+        for choice in self.clocks.choices_mhz:
+            if abs(choice - clock_mhz) <= 0.01:
+                return choice
+        choices = ", ".join(f"{c:g}" for c in self.clocks.choices_mhz)
+        raise BoardError(
+            f"board {self.name}: clock {clock_mhz:g} MHz is not one the PS can generate; "
+            f"choose one of {choices}"
+        )
+
     def clock_ns(self, clock_mhz: float | None = None) -> float:
-        """The period in ns of ``clock_mhz`` (default: the board's), which must be a choice."""
-        mhz = self.clocks.default_mhz if clock_mhz is None else clock_mhz
-        if mhz not in self.clocks.choices_mhz:
-            choices = ", ".join(f"{c:g}" for c in self.clocks.choices_mhz)
-            raise BoardError(
-                f"board {self.name}: clock {mhz:g} MHz is not one the PS can generate; "
-                f"choose one of {choices}"
-            )
-        return round(1000.0 / mhz, 3)
+        """The period in ns (rounded to ps) of :meth:`pl_clock_mhz` of ``clock_mhz``."""
+        return round(1000.0 / self.pl_clock_mhz(clock_mhz), 3)
 
 
 def load_board(path: str | Path) -> Board:

@@ -134,7 +134,7 @@ def system_script(engines: list[EngineIp], board: Board, clock_mhz: float, workd
     names = [_name(engine.name, "engine name") for engine in engines]
     if len(set(names)) != len(names):
         raise TclError(f"system: engine names repeat: {', '.join(names)}")
-    board.clock_ns(clock_mhz)  # raises for a frequency the PS cannot generate
+    clock_mhz = board.pl_clock_mhz(clock_mhz)  # raises for a frequency the PS cannot generate
     count = board.memory.hp_ports.count
     placed = [{"name": engine.name, "vlnv": _vlnv(engine.vlnv), "hp": i % count}
               for i, engine in enumerate(engines)]

@@ -18,6 +18,7 @@ def test_figures(board):
     assert (board.memory.hp_ports.count, board.memory.control_port) == (4, "M_AXI_GP0")
     assert [board.clock_ns(mhz) for mhz in board.clocks.choices_mhz] == [20.0, 10.0, 8.0, 7.0]
     assert board.clock_ns() == 10.0
+    assert board.pl_clock_mhz(142.86) == 142.857 and board.clock_ns(142.86) == 7.0
 
 
 def test_every_coefficient_names_its_source(board):

@@ -72,7 +72,7 @@ def test_hls_script_runs_in_order_with_the_board_clock(tmp_path, board):
 
 @needs_tclsh
 def test_system_script_builds_every_engine_into_the_overlay(tmp_path, board):
-    ips, script = system(tmp_path, board)
+    ips, script = system(tmp_path, board, clock_mhz=142.86)  # the board's 1000/7 MHz
     script.write()
     done, calls = run_stubbed(script.path)
     assert done.returncode == 0, done.stdout + done.stderr
