@@ -116,8 +116,10 @@ void ew_softmax(int8_t* ddr, const typename Cfg::regs& r, uint64_t plane, uint16
             for (int c = 0; c < channels; ++c) {
 #pragma HLS PIPELINE II = 1
                 const int64_t e = table[top - lines[c][x]];
-                const uint64_t at = r.out_off + 2 * (c * plane + static_cast<uint64_t>(y) * width + x);
-                gf_st_u16(ddr, at, static_cast<uint16_t>(gf_rhu(e * static_cast<int64_t>(reciprocal), 24)));
+                const uint64_t at =
+                    r.out_off + 2 * (c * plane + static_cast<uint64_t>(y) * width + x);
+                const int64_t mask = gf_rhu(e * static_cast<int64_t>(reciprocal), 24);
+                gf_st_u16(ddr, at, static_cast<uint16_t>(mask));
             }
         }
     }

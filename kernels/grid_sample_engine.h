@@ -78,7 +78,8 @@ void grid_sample_run(int8_t* ddr, const typename Cfg::regs& r,
     int band_top = -Cfg::BAND_ROWS;  // holds nothing yet
     for (int ho = 0; ho < out_h; ++ho) {
         // Centre the band on the source row the identity mapping would read for this row.
-        const int centre = static_cast<int>((static_cast<int64_t>(2 * ho + 1) * in_h) / (2 * out_h));
+        const int centre =
+            static_cast<int>((static_cast<int64_t>(2 * ho + 1) * in_h) / (2 * out_h));
         int top = centre - Cfg::BAND_ROWS / 2;
         top = top < 0 ? 0 : (top > top_max ? top_max : top);
         gs_slide<Cfg>(ddr, r, band_top, top, band);

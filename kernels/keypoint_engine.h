@@ -43,7 +43,8 @@ int keypoint_check(const typename Cfg::regs& r, uint64_t ddr_bytes) {
                     gf_span_ok(r.kp_driving_off, 4ull * r.num_kp, ddr_bytes) &&
                     gf_span_ok(r.kp_source_off, 4ull * r.num_kp, ddr_bytes) &&
                     gf_span_ok(r.out_off, out_bytes, ddr_bytes) &&
-                    (m != GF_KEYPOINT_HEATMAP || gf_span_ok(r.table_off, 2 * KP_TABLE_SIZE, ddr_bytes));
+                    (m != GF_KEYPOINT_HEATMAP ||
+                     gf_span_ok(r.table_off, 2 * KP_TABLE_SIZE, ddr_bytes));
     return ok ? GF_STATUS_OK : GF_STATUS_BOUNDS;
 }
 

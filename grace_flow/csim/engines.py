@@ -28,7 +28,7 @@ class EngineLibrary:
         ]
 
     def pack(self, regs: dict[str, int]) -> np.ndarray:
-        """The uint32 register array for ``regs`` (absent registers are 0; int32 values allowed)."""
+        """The uint32 register array for ``regs``: absent ones are 0, int32 values allowed."""
         values = np.zeros(len(self._index), dtype=np.uint32)
         for name, value in regs.items():
             if name not in self._index:
@@ -40,7 +40,7 @@ class EngineLibrary:
         return values
 
     def run(self, ddr: np.ndarray, regs: dict[str, int]) -> None:
-        """Run one instruction in place on ``ddr`` (1-D contiguous uint8); EngineError if refused."""
+        """Run one instruction on ``ddr`` (1-D contiguous uint8); EngineError if refused."""
         if ddr.dtype != np.uint8 or ddr.ndim != 1 or not ddr.flags.c_contiguous:
             raise EngineError(f"{self.engine}: DDR must be a 1-D contiguous uint8 array")
         if not ddr.flags.writeable:

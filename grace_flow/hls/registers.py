@@ -100,7 +100,7 @@ REGISTERS: dict[str, tuple[Register, ...]] = {
         ("table_off", "heatmap: Gaussian table uint16 Q15 [4096]"),
         ("sparse_off", "deform: sparse motions int16 Q2.13 [channels, height, width, 2]"),
         ("masks_off", "deform: masks uint16 Q15 [channels, height, width]"),
-        ("out_off", "heatmap int8 [num_kp+1, h, w]; sparse int16 [num_kp+1, h, w, 2]; deform int16 [h, w, 2]"),
+        ("out_off", "int8 [K+1,H,W] heatmap; int16 [K+1,H,W,2] sparse; int16 [H,W,2] deform"),
         ("num_kp", "heatmap, sparse: keypoints K"),
         ("channels", "deform: motions C (K + 1)"),
         ("height", "height"),

@@ -53,7 +53,9 @@ def default_spec(engine: str) -> dict:
 def _count(engine: str, spec: dict, key: str, low: int, high: int) -> int:
     value = spec[key]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise SpecError(f"{engine} spec: {key} must be an integer in [{low}, {high}], got {value!r}")
+        raise SpecError(
+            f"{engine} spec: {key} must be an integer in [{low}, {high}], got {value!r}"
+        )
     return value
 
 
@@ -65,7 +67,9 @@ def _names(engine: str, spec: dict, key: str, allowed) -> list[str]:
         if not isinstance(name, str) or not _NAME.match(name):
             raise SpecError(f"{engine} spec: {key} entry {name!r} is not a [A-Za-z0-9_] name")
         if name not in allowed:
-            raise SpecError(f"{engine} spec: {key} entry {name!r} unknown; use {', '.join(allowed)}")
+            raise SpecError(
+                f"{engine} spec: {key} entry {name!r} unknown; use {', '.join(allowed)}"
+            )
     return value
 
 
