@@ -81,7 +81,7 @@ class PercentileObserver:
 
 
 def make_observer(name: str, percentile: float):
-    """A fresh observer called ``name`` (one of OBSERVERS); ``percentile`` is used by "percentile"."""
+    """A fresh observer called ``name`` (in OBSERVERS); "percentile" uses ``percentile``."""
     if name == "minmax":
         return _TorchObserver(torch.ao.quantization.observer.MinMaxObserver)
     if name == "histogram":
@@ -107,8 +107,8 @@ def select_pairs(clip_count: int, frame_count: int, gop: int, count: int) -> np.
     rows = [(c, t // gop * gop, t) for c in range(clip_count) for t in range(frame_count)
             if t % gop]
     if not rows:
-        raise CalibrationError("data.clips.calibration: no key/driving frame pairs (no clips, or "
-                               "one frame per GOP): add calibration clips or frames")
+        raise CalibrationError("data.clips.calibration: no key/driving frame pairs (no clips, "
+                               "or one frame per GOP): add calibration clips or frames")
     picks = np.unique(np.linspace(0, len(rows) - 1, min(count, len(rows))).round().astype(int))
     return np.asarray(rows, dtype=np.int64)[picks]
 

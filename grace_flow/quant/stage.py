@@ -1,4 +1,4 @@
-"""The quantize stage: float checkpoint → fused graph, int8 graph, golden vectors, quality report."""
+"""The quantize stage: float checkpoint → fused and int8 graphs, golden vectors, quality."""
 
 from __future__ import annotations
 
@@ -59,7 +59,8 @@ def quantize_model(checkpoint: Path, clips_path: Path, out_dir: Path, *, frame_s
     accumulators = check_accumulators(qgraph, accumulator_bits)
 
     frames, keypoints = splits["test"]
-    test_rows = cal.select_pairs(len(frames), frames.shape[1], gop, frames.shape[0] * frames.shape[1])
+    every_pair = frames.shape[0] * frames.shape[1]
+    test_rows = cal.select_pairs(len(frames), frames.shape[1], gop, every_pair)
     quality = {
         "observer": observer,
         "percentile": percentile if observer == "percentile" else None,
