@@ -23,7 +23,9 @@ int elementwise_check(const typename Cfg::regs& r, uint64_t ddr_bytes) {
         (m == GF_ELEMENTWISE_MUL_MAP && !Cfg::HAS_MUL_MAP) ||
         (m == GF_ELEMENTWISE_SOFTMAX && !Cfg::HAS_SOFTMAX))
         return GF_STATUS_FEATURE;
-    if (r.flags > (m == GF_ELEMENTWISE_AFFINE ? 1u : 0u)) return GF_STATUS_PARAM;
+    // flags bit 0: ReLU (affine), unsigned index (table); no other op takes a flag.
+    if (r.flags > (m == GF_ELEMENTWISE_AFFINE || m == GF_ELEMENTWISE_TABLE ? 1u : 0u))
+        return GF_STATUS_PARAM;
     if (m == GF_ELEMENTWISE_TABLE && r.table_bytes != 1 && r.table_bytes != 2)
         return GF_STATUS_PARAM;
     if (r.channels == 0 || r.height == 0 || r.width == 0 ||
@@ -60,10 +62,12 @@ void ew_affine(int8_t* ddr, const typename Cfg::regs& r, uint64_t plane) {
     }
 }
 
-// y = T[x + 128], entries of table_bytes bytes (the output keeps the table's element size).
+// y = T[x + 128] (apply_table), or T[p] for an unsigned byte p with flags bit 0 (the input
+// image, pixels_to_int8); entries of table_bytes bytes (the output keeps the table's type).
 template <class Cfg>
 void ew_table(int8_t* ddr, const typename Cfg::regs& r, uint64_t plane, uint16_t table[256]) {
     const uint32_t bytes = r.table_bytes;
+    const int offset = (r.flags & 1) ? 0 : 128;
     for (int j = 0; j < 256; ++j) {
 #pragma HLS PIPELINE II = 1
         table[j] = bytes == 2 ? gf_ld_u16(ddr, r.table_off + 2ull * j)
@@ -71,7 +75,8 @@ void ew_table(int8_t* ddr, const typename Cfg::regs& r, uint64_t plane, uint16_t
     }
     for (uint64_t i = 0; i < r.channels * plane; ++i) {
 #pragma HLS PIPELINE II = 1
-        const uint16_t v = table[ddr[r.in_off + i] + 128];
+        const int8_t x = ddr[r.in_off + i];
+        const uint16_t v = table[offset ? x + offset : static_cast<uint8_t>(x)];
         if (bytes == 2) {
             gf_st_u16(ddr, r.out_off + 2 * i, v);
         } else {

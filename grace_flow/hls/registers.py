@@ -24,7 +24,7 @@ CONV_FLAGS = {"relu": 0, "pool": 1, "upsample": 2, "residual": 3}
 
 #: `mode` values of the multi-op engines.
 MODES = {
-    "upsample": {"map": 0},
+    "upsample": {"map": 0, "field": 1},
     "elementwise": {"affine": 0, "table": 1, "mul_map": 2, "softmax": 3},
     "keypoint": {"heatmap": 0, "sparse": 1, "deform": 2},
 }
@@ -68,10 +68,10 @@ REGISTERS: dict[str, tuple[Register, ...]] = {
         ("out_w", "output width"),
     ),
     "upsample": _regs(
-        ("mode", "0 map: bilinear resize of uint8 Q8 maps"),
-        ("in_off", "input uint8 [channels, in_h, in_w]"),
-        ("out_off", "output uint8 [channels, out_h, out_w]"),
-        ("channels", "independent maps"),
+        ("mode", "0 map (uint8 Q8), 1 field (int16 Q2.13 pairs)"),
+        ("in_off", "map uint8 [channels, in_h, in_w] or field int16 [channels, in_h, in_w, 2]"),
+        ("out_off", "output: same type, [channels, out_h, out_w] (field: [..., 2])"),
+        ("channels", "independent maps or fields"),
         ("in_h", "input height"),
         ("in_w", "input width"),
         ("out_h", "output height"),
@@ -90,7 +90,7 @@ REGISTERS: dict[str, tuple[Register, ...]] = {
         ("height", "height"),
         ("width", "width"),
         ("table_bytes", "table: bytes per entry, 1 or 2 (the output element size)"),
-        ("flags", "affine: bit 0 relu"),
+        ("flags", "affine: bit 0 relu; table: bit 0 index by the unsigned byte (pixels)"),
     ),
     "keypoint": _regs(
         ("mode", "0 heatmap, 1 sparse, 2 deform"),

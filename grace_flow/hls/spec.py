@@ -28,7 +28,7 @@ _DEFAULTS = {
         "features": ["relu", "pool", "upsample", "residual"],
     },
     "grid_sample": {"max_channels": 128, "max_width": 64, "band_rows": 8, "unroll_channels": 4},
-    "upsample": {"max_width": 256},
+    "upsample": {"max_width": 256, "modes": ["map", "field"]},
     "elementwise": {
         "max_channels": 64,
         "max_width": 256,
@@ -122,6 +122,7 @@ def check_spec(engine: str, spec: dict) -> None:
         _divides(engine, spec, "unroll_channels", "max_channels")
     elif engine == "upsample":
         _count(engine, spec, "max_width", 1, 2048)
+        _names(engine, spec, "modes", list(MODES[engine]))
     elif engine == "elementwise":
         _count(engine, spec, "max_channels", 1, 256)
         _count(engine, spec, "max_width", 1, 4096)
@@ -158,9 +159,9 @@ def engine_constants(engine: str, spec: dict) -> dict[str, int]:
             "BAND_ROWS": spec["band_rows"],
             "UNROLL_C": spec["unroll_channels"],
         }
-    if engine == "upsample":
-        return {"MAX_W": spec["max_width"]}
     modes = {f"HAS_{name.upper()}": int(name in spec["modes"]) for name in MODES[engine]}
+    if engine == "upsample":
+        return {"MAX_W": spec["max_width"], **modes}
     if engine == "elementwise":
         return {"MAX_C": spec["max_channels"], "MAX_W": spec["max_width"], **modes}
     return {"MAX_KP": spec["max_kp"], **modes}

@@ -33,6 +33,14 @@ def _affine(rng, ddr, case):
 def _table(rng, ddr, case):
     c, h, w = _shape(rng, 8)
     x = rng.integers(-128, 128, (1, c, h, w), dtype=np.int8)
+    if case % 4 == 3:  # the input image: int8 code of each uint8 pixel, indexed without offset
+        pixels = rng.integers(0, 256, (1, c, h, w), dtype=np.uint8)
+        table = tables.pixel_table(float(rng.choice([1 / 127, 1 / 100])))
+        want = nx.pixels_to_int8(pixels, table)[0]
+        regs = dict(mode=1, flags=1, in_off=ddr.put(pixels, 1), table_off=ddr.put(table, 1),
+                    table_bytes=1, channels=c, height=h, width=w,
+                    out_off=ddr.output(np.int8, want.shape, 1))
+        return regs, want
     dtype = (np.uint8, np.int8, np.int16)[case % 3]
     sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     out_scale = {np.uint8: 1 / 256, np.int8: 1 / 127, np.int16: 1 / 30000}[dtype]

@@ -121,7 +121,7 @@ def test_build_is_cached_on_content(tmp_path):
     os.utime(first, ns=(1_000_000_000, 1_000_000_000))
     assert build_engine(tmp_path / "src", "upsample", tmp_path / "build") == first
     assert first.stat().st_mtime_ns == 1_000_000_000
-    render_engine("upsample", {"max_width": 128}, tmp_path / "src")
+    render_engine("upsample", {**default_spec("upsample"), "max_width": 128}, tmp_path / "src")
     assert build_engine(tmp_path / "src", "upsample", tmp_path / "build") != first
 
 
