@@ -88,7 +88,8 @@ int conv_band_rows(const ConvGeom& g, int band) {
 
 // DDR → one copy of the tile buffers: input band (upsampled, rows outside the image zeroed),
 // weight block, per-channel parameters and, for a residual add, the residual rows.
-// t outside [0, n_tiles) is a pipeline bubble: nothing to do.
+// t outside [0, n_tiles) is a pipeline bubble: nothing to do. Tiles run band by band, so this
+// copy often still holds the band (it was loaded for tile t − 2): then it is not read again.
 template <class Cfg>
 void conv_load(const int8_t* ddr, const typename Cfg::regs& r, const ConvGeom& g, int t,
                int8_t xin[Cfg::MAX_IN_C][Cfg::IN_ROWS][Cfg::MAX_W],
@@ -103,7 +104,8 @@ void conv_load(const int8_t* ddr, const typename Cfg::regs& r, const ConvGeom& g
     const int first = band * Cfg::TILE_ROWS * s - static_cast<int>(r.pad);
     const int in_rows = (rows - 1) * s + k;
     const int src_w = static_cast<int>(r.in_w);
-    for (int i = 0; i < static_cast<int>(r.in_c); ++i) {
+    const bool band_held = t >= 2 && (t - 2) / g.n_blocks == band;
+    for (int i = 0; i < (band_held ? 0 : static_cast<int>(r.in_c)); ++i) {
         for (int rr = 0; rr < in_rows; ++rr) {
             const int row = first + rr;
             const bool inside = row >= 0 && row < g.in_h;
