@@ -56,6 +56,10 @@ class Paths:
     def bitrate(self) -> Path:
         return self.root / "codec" / "bitrate.json"
 
+    @property
+    def quantized(self) -> Path:
+        return self.root / "quantize"
+
 
 def run_stage(function: Callable[..., object]) -> Callable[..., object]:
     """Wrap a stage function so a user mistake fails its task with one line, not a traceback."""
@@ -98,6 +102,12 @@ def _float_quality(**kwargs):
     float_quality(**kwargs)
 
 
+def _quantize(**kwargs):
+    from grace_flow.quant.stage import quantize_model
+
+    quantize_model(**kwargs)
+
+
 class Graph:
     """All tasks of one workflow file; ``creators()`` feeds dodo.py's namespace."""
 
@@ -119,7 +129,7 @@ class Graph:
     def creators(self) -> dict[str, Callable[[], object]]:
         """``task_*`` functions for doit, in flow order."""
         return {"task_data": self.task_data, "task_model": self.task_model,
-                "task_codec": self.task_codec}
+                "task_codec": self.task_codec, "task_quantize": self.task_quantize}
 
     def _changed(self, *sections: str):
         return config_changed(section_digest(self.workflow, *sections))
@@ -201,6 +211,32 @@ class Graph:
             "file_dep": [str(self.paths.checkpoint), str(self.paths.clips)],
             "targets": [str(p) for p in [*self.paths.bitstreams, self.paths.bitrate]],
             "uptodate": [self._changed("codec")],
+            "clean": True,
+        }
+
+
+    def task_quantize(self) -> dict:
+        """Fuse, calibrate and quantize the decoder; the integer golden model and its quality."""
+        from grace_flow.quant.stage import OUTPUTS
+
+        settings = self.workflow.quantize
+        return {
+            "doc": "int8 post-training quantization, fused graph and golden vectors",
+            "actions": [(run_stage(_quantize), [], {
+                "checkpoint": self.paths.checkpoint,
+                "clips_path": self.paths.clips,
+                "out_dir": self.paths.quantized,
+                "frame_size": self.workflow.data.frame_size,
+                "observer": settings.observer,
+                "percentile": settings.percentile,
+                "calibration_pairs": settings.calibration_pairs,
+                "accumulator_bits": settings.accumulator_bits,
+                "gop": self.workflow.codec.gop,
+            })],
+            "file_dep": [str(self.paths.checkpoint), str(self.paths.clips)],
+            "targets": [str(self.paths.quantized / name) for name in OUTPUTS],
+            "uptodate": [config_changed({**section_digest(self.workflow, "quantize"),
+                                         "gop": self.workflow.codec.gop})],
             "clean": True,
         }
 

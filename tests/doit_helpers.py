@@ -20,6 +20,8 @@ model:
   generator: {block_expansion: 4, max_features: 8, num_down_blocks: 2, num_bottleneck_blocks: 1}
 codec:
   gop: 2
+quantize:
+  calibration_pairs: 4
 """
 
 

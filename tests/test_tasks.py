@@ -6,7 +6,7 @@ from pathlib import Path
 
 from doit_helpers import REPO, TINY_WORKFLOW
 
-MODEL_STAGE = ["codec", "data", "model:decoder", "model:quality"]
+ALL = ["codec", "data", "model:decoder", "model:quality", "quantize"]
 
 
 def write(path: Path, text: str) -> None:
@@ -17,31 +17,33 @@ def test_first_run_builds_all_then_nothing_runs(tmp_path, doit):
     write(tmp_path / "w.yaml", TINY_WORKFLOW)
     first = doit("workflow=w.yaml")
     assert first.returncode == 0, first.stdout + first.stderr
-    assert first.executed == MODEL_STAGE
+    assert first.executed == ALL
     root = tmp_path / "artifacts" / "tiny"
     for relative in ["data/clips.npz", "model/decoder.pt", "model/quality.json",
-                     "codec/test_000.agc", "codec/test_001.agc", "codec/bitrate.json"]:
+                     "codec/test_000.agc", "codec/test_001.agc", "codec/bitrate.json",
+                     "quantize/quantized_graph.json", "quantize/golden_vectors.npz"]:
         assert (root / relative).is_file(), relative
     assert not list(root.rglob("*.tmp")), "temporary files left behind"
     second = doit("workflow=w.yaml")
     assert second.returncode == 0
     assert second.executed == []
-    assert second.skipped == MODEL_STAGE
+    assert second.skipped == ALL
 
 
 def test_edits_rerun_only_the_stages_that_read_them(tmp_path, doit):
     write(tmp_path / "w.yaml", TINY_WORKFLOW)
     assert doit("workflow=w.yaml").returncode == 0
     write(tmp_path / "w.yaml", TINY_WORKFLOW.replace("gop: 2", "gop: 3"))
-    assert doit("workflow=w.yaml").executed == ["codec", "model:quality"]
+    assert doit("workflow=w.yaml").executed == ["codec", "model:quality", "quantize"]
     write(tmp_path / "w.yaml", TINY_WORKFLOW.replace("gop: 2", "gop: 3")
           .replace("num_bottleneck_blocks: 1", "num_bottleneck_blocks: 2"))
-    assert doit("workflow=w.yaml").executed == ["codec", "model:decoder", "model:quality"]
+    assert doit("workflow=w.yaml").executed == ["codec", "model:decoder", "model:quality",
+                                                "quantize"]
     write(tmp_path / "w.yaml", TINY_WORKFLOW.replace("gop: 2", "gop: 3")
           .replace("num_bottleneck_blocks: 1", "num_bottleneck_blocks: 2")
           .replace("frames_per_clip: 4", "frames_per_clip: 5"))
     # An initialised (untrained) model does not read the clips, so it is not rebuilt.
-    assert doit("workflow=w.yaml").executed == ["codec", "data", "model:quality"]
+    assert doit("workflow=w.yaml").executed == ["codec", "data", "model:quality", "quantize"]
     # A comment or key order is not a change of content.
     text = (tmp_path / "w.yaml").read_text()
     write(tmp_path / "w.yaml", "# a comment\n" + text)
@@ -51,8 +53,8 @@ def test_edits_rerun_only_the_stages_that_read_them(tmp_path, doit):
 def test_workflows_keep_separate_artifacts_and_state(tmp_path, doit):
     write(tmp_path / "a.yaml", TINY_WORKFLOW)
     write(tmp_path / "b.yaml", TINY_WORKFLOW.replace("name: tiny", "name: other"))
-    assert doit("workflow=a.yaml").executed == MODEL_STAGE
-    assert doit("workflow=b.yaml").executed == MODEL_STAGE
+    assert doit("workflow=a.yaml").executed == ALL
+    assert doit("workflow=b.yaml").executed == ALL
     assert doit("workflow=a.yaml").executed == []
     assert (tmp_path / "artifacts" / "other" / "model" / "decoder.pt").is_file()
 
@@ -87,7 +89,7 @@ def test_doit_list_and_info(tmp_path, doit):
     write(tmp_path / "w.yaml", TINY_WORKFLOW)
     listing = doit("list", "--all", "workflow=w.yaml")
     assert [line.split()[0] for line in listing.stdout.splitlines()] == [
-        "codec", "data", "model", "model:decoder", "model:quality"]
+        "codec", "data", "model", "model:decoder", "model:quality", "quantize"]
     info = doit("info", "model:quality", "workflow=w.yaml")
     assert "artifacts/tiny/model/quality.json" in info.stdout
 
