@@ -6,7 +6,7 @@ import re
 import pytest
 
 from grace_flow.csim.build import BuildError, build_engine
-from grace_flow.hls.registers import ENGINES
+from grace_flow.hls.registers import ENGINES, REGISTERS
 from grace_flow.hls.render import render_engine
 from grace_flow.hls.spec import SpecError, default_spec
 
@@ -148,3 +148,11 @@ def test_missing_compiler_names_the_package(tmp_path, monkeypatch):
     expected = r"^g\+\+ not found on PATH; install the Debian package g\+\+$"
     with pytest.raises(BuildError, match=expected):
         build_engine(tmp_path / "src", "upsample", tmp_path / "build")
+
+
+def test_register_names_are_plain_identifiers():
+    """Register names become C++ parameters and struct fields: [a-z][a-z0-9_]*, unique."""
+    for engine, registers in REGISTERS.items():
+        names = [reg.name for reg in registers]
+        assert len(set(names)) == len(names), engine
+        assert all(re.fullmatch(r"[a-z][a-z0-9_]*", name) for name in names), engine
