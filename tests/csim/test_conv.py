@@ -87,6 +87,17 @@ def test_conv_matches_golden(engine_library, case):
     assert_exact("conv", case, "y", got, ops["y"])
 
 
+def test_conv_cases_cover_the_grid():
+    """Every kernel × stride, and each fused op on and off, occur among the cases."""
+    cases = [_case(seed) for seed in range(CASES)]
+    assert {(p["kernel"], p["stride"]) for p in cases} == {
+        (k, s) for k in (1, 3, 5, 7) for s in (1, 2)
+    }
+    for key in ("upsample", "pool", "residual", "relu", "saturate"):
+        assert {p[key] for p in cases} == {False, True}, key
+    assert any(p["pad"] > 0 for p in cases) and any(p["out_c"] > 8 for p in cases)
+
+
 def test_conv_saturation_cases_saturate():
     """The saturation cases reach both int8 limits (else they would not test the clamp)."""
     ys = [_operands(_case(seed))["y"] for seed in range(0, CASES, 8)]
