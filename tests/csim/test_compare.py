@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from csim_support import Ddr, assert_exact, first_mismatch, run_case
 
+from grace_flow.csim.engines import EngineError
 from grace_flow.quant import numerics as nx
 
 
@@ -35,3 +36,16 @@ def test_shape_and_dtype_differences_are_mismatches():
     assert first_mismatch(a, a.copy()) is None
     assert "shape/dtype" in first_mismatch(a, a.astype(np.int16))
     assert "shape/dtype" in first_mismatch(a, a.reshape(3, 2))
+
+
+def test_register_mistakes_are_one_line_errors(engine_library):
+    """An unknown register name or a value beyond 32 bits is refused before the engine runs."""
+    library = engine_library("upsample")
+    ddr = Ddr(np.random.default_rng(0))
+    with pytest.raises(EngineError, match=r"^upsample: unknown register 'in_offset'$"):
+        library.run(ddr.bytes, {"in_offset": 0})
+    with pytest.raises(EngineError, match=r"^upsample: register out_w = 4294967296 does not fit"):
+        library.run(ddr.bytes, {"out_w": 1 << 32})
+    with pytest.raises(EngineError, match=r"^upsample: DDR must be a 1-D contiguous uint8 array$"):
+        library.run(ddr.bytes.view(np.int8), {})
+    assert library.pack({"mode": -1})[0] == 0xFFFFFFFF
