@@ -53,14 +53,9 @@ def _grid_sample(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
 
 
 def _concat(node: Node, values: dict) -> torch.Tensor:
+    """Channel concatenation; a [K+1, C, h, w] part counts as (K+1)·C channels."""
     parts = [values[name] for name in node.inputs]
-    groups = node.attrs["groups"]
-    if groups == 1:
-        return torch.cat(parts, 1)
-    # Interleaved per motion: [heat_k, warped_k channels...] for k = 0..K.
-    batch = parts[0].shape[0]
-    grouped = [p.reshape(batch, groups, -1, *p.shape[-2:]) for p in parts]
-    return torch.cat(grouped, 2).flatten(1, 2)
+    return torch.cat([p.reshape(p.shape[0], -1, *p.shape[-2:]) for p in parts], 1)
 
 
 def _resize(x: torch.Tensor, shape: list[int]) -> torch.Tensor:

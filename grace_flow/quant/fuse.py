@@ -104,8 +104,26 @@ class _Builder:
             skip = skips.pop()
             channels = self.shapes[up][0] + self.shapes[skip][0]
             out = self.add(f"{prefix}.decoder.concat.{i}", "concat", [up, skip],
-                           [channels, *self.shapes[up][1:]], groups=1)
+                           [channels, *self.shapes[up][1:]])
         return out
+
+    def permute_channels(self, tensor: str, order: np.ndarray) -> None:
+        """Make every reader of ``tensor`` expect its channels in ``order`` (new c ← old order[c]).
+
+        Convolutions absorb the permutation into their weights; a concat passes it on to its
+        readers at the tensor's channel offset. Any other reader cannot absorb it.
+        """
+        for node in [n for n in self.nodes if tensor in n.inputs]:
+            if node.op == "conv" and node.inputs[0] == tensor:
+                weight = self.params[f"{node.name}.weight"]
+                self.params[f"{node.name}.weight"] = np.ascontiguousarray(weight[:, order])
+            elif node.op == "concat":
+                offset = sum(self.shapes[t][0] for t in node.inputs[:node.inputs.index(tensor)])
+                extended = np.arange(self.shapes[node.output][0])
+                extended[offset:offset + len(order)] = offset + order
+                self.permute_channels(node.output, extended)
+            else:
+                raise FusionError(f"fusion: {node.name} cannot read permuted channels of {tensor}")
 
 
 def fuse(decoder, frame_size: int) -> FusedGraph:
@@ -128,7 +146,7 @@ def fuse(decoder, frame_size: int) -> FusedGraph:
     warped = b.add("dense_motion_network.sparse_deformed", "grid_sample", [small, sparse],
                    [kp + 1, channels, height, width])
     features = b.add("dense_motion_network.features", "concat", [heat, warped],
-                     [(kp + 1) * (channels + 1), height, width], groups=kp + 1)
+                     [(kp + 1) * (channels + 1), height, width])
     hidden = b.hourglass("dense_motion_network.hourglass", features, motion_net.hourglass)
     logits = b.conv("dense_motion_network.mask", hidden, motion_net.mask)
     mask = b.add("dense_motion_network.softmax", "softmax", [logits], b.shapes[logits])
@@ -141,6 +159,13 @@ def fuse(decoder, frame_size: int) -> FusedGraph:
         occlusion = b.add("dense_motion_network.occlusion_map", "table", [occ_logits],
                           b.shapes[occ_logits], function="sigmoid")
         outputs["occlusion_map"] = occlusion
+    # FOMM interleaves [heat_k, warped_k] per motion k; we store all heatmaps, then all warped
+    # images, so each engine writes one contiguous block, and reorder the readers' weights (all
+    # of them exist by now) instead.
+    stride = channels + 1
+    b.permute_channels(features, np.array(
+        [k * stride for k in range(kp + 1)]
+        + [k * stride + 1 + c for k in range(kp + 1) for c in range(channels)]))
 
     # Generator: encode, warp, mask by occlusion, bottleneck, decode.
     out = b.conv("first", "source", decoder.first.conv, decoder.first.norm, relu=True)

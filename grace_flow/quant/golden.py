@@ -34,15 +34,9 @@ def _grid_sample(x: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 
 def _concat(node: Node, values: dict) -> np.ndarray:
+    """Channel concatenation; a [K+1, C, h, w] part counts as (K+1)·C channels."""
     parts = [values[name] for name in node.inputs]
-    groups = node.attrs["groups"]
-    if groups == 1:
-        return np.concatenate(parts, axis=1)
-    # Interleaved per motion, as the float graph: [heat_k, warped_k channels...] for each k.
-    batch = parts[0].shape[0]
-    grouped = [p.reshape(batch, groups, -1, *p.shape[-2:]) for p in parts]
-    out = np.concatenate(grouped, axis=2)
-    return out.reshape(batch, -1, *out.shape[-2:])
+    return np.concatenate([p.reshape(p.shape[0], -1, *p.shape[-2:]) for p in parts], axis=1)
 
 
 def _resize(x: np.ndarray, shape: list[int]) -> np.ndarray:
