@@ -106,7 +106,7 @@ def decode(data: bytes, name: str = "program.bin") -> Program:
     if magic != MAGIC or version != VERSION:
         raise ProgramError(f"{name}: not a version-{VERSION} grace_flow program")
     try:
-        instructions, position = _decode_instructions(data, count, name)
+        instructions, position = _decode_instructions(data[:-4], count, name)
     except struct.error:
         raise ProgramError(f"{name}: truncated inside the instruction list") from None
     if position != len(data) - 4:
