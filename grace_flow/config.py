@@ -11,13 +11,19 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from grace_flow.errors import FlowError
+from grace_flow.hls.registers import ENGINES
+from grace_flow.hls.spec import SpecError, check_spec, default_spec
 from grace_flow.yamlload import YamlError, load_with_lines
+
+
+BOARDS = Path(__file__).resolve().parents[1] / "constraints" / "boards"
 
 
 class ConfigError(FlowError):
@@ -131,6 +137,37 @@ class QuantizeConfig(Section):
     ] = 32
 
 
+def _engine_section(engine: str) -> type[Section]:
+    """``engines.<engine>``: every spec key of the engine, each a value or ``auto``."""
+    fields = {}
+    for key, value in default_spec(engine).items():
+        kind = list[type(value[0])] if isinstance(value, list) else type(value)
+        fields[key] = (Union[Literal["auto"], kind], Field("auto", description=(
+            f"{engine} engine {key}; auto: sized by compile (and synth search for unroll)")))
+    return create_model(f"{engine.title().replace('_', '')}Engine", __base__=Section,
+                        __doc__=f"Compile-time parameters of the {engine} engine.", **fields)
+
+
+EnginesConfig = create_model(
+    "EnginesConfig", __base__=Section,
+    __doc__="Engine parameters: capacities, features, unroll factors, tiles (or auto).",
+    **{engine: (_engine_section(engine), _engine_section(engine)()) for engine in ENGINES},
+)
+
+
+class SynthConfig(Section):
+    """Synthesis: which toolchain, at what clock, optimising what, with what headroom."""
+
+    toolchain: Literal["auto", "vitis", "estimate"] = Field(
+        "auto", description="vitis runs vitis_hls/vivado; estimate models; auto: vitis if on PATH."
+    )
+    clock_mhz: Annotated[float, Field(gt=0, le=500, description="PL clock (a board choice).")] = 100.0
+    objective: Literal["latency", "energy"] = Field(
+        "latency", description="What the unroll search minimises."
+    )
+    margin: Annotated[float, Field(ge=0, lt=1, description="Fraction of each resource kept free.")] = 0.1
+
+
 class Workflow(Section):
     """One algorithm version of the decoder and its hardware."""
 
@@ -141,6 +178,10 @@ class Workflow(Section):
     model: ModelConfig = ModelConfig()
     codec: CodecConfig = CodecConfig()
     quantize: QuantizeConfig = QuantizeConfig()
+    engines: EnginesConfig = EnginesConfig()
+    synth: SynthConfig = SynthConfig()
+    board: str = Field("pynq-z1", description=(
+        "A board of constraints/boards/ by name, or a board .yaml file (relative to this file)."))
 
 
 def load_workflow(path: str | Path) -> Workflow:
@@ -155,12 +196,20 @@ def load_workflow(path: str | Path) -> Workflow:
     except ValidationError as err:
         raise ConfigError(_first_error(path, raw, lines, err)) from None
     _check_files(path, workflow, lines)
+    _check_engines(path, workflow, lines)
     return workflow
 
 
 def resolve(workflow_path: str | Path, relative: str) -> Path:
     """A path named in the workflow, resolved against the workflow file's folder."""
     return (Path(workflow_path).parent / relative).resolve()
+
+
+def board_file(workflow_path: str | Path, workflow: Workflow) -> Path:
+    """The board description the workflow names."""
+    if workflow.board.endswith(".yaml"):
+        return resolve(workflow_path, workflow.board)
+    return BOARDS / f"{workflow.board}.yaml"
 
 
 def section_digest(workflow: Workflow, *sections: str) -> dict[str, Any]:
@@ -192,6 +241,12 @@ def _check_files(path: Path, workflow: Workflow, lines: dict[tuple, int]) -> Non
         ("model", "checkpoint"): workflow.model.checkpoint,
         ("model", "fomm_config"): workflow.model.fomm_config,
     }
+    if workflow.board.endswith(".yaml"):
+        named[("board",)] = workflow.board
+    elif not board_file(path, workflow).is_file():
+        known = sorted(p.stem for p in BOARDS.glob("*.yaml"))
+        raise ConfigError(f"{path.name}:{lines.get(('board',), 1)}: board: unknown board "
+                          f"{workflow.board!r}; known: {', '.join(known)} (or give a .yaml file)")
     if workflow.data.source != "synthetic":
         named[("data", "source")] = workflow.data.source
     for key, value in named.items():
@@ -203,10 +258,30 @@ def _check_files(path: Path, workflow: Workflow, lines: dict[tuple, int]) -> Non
             )
 
 
+def engine_settings(workflow: Workflow) -> dict[str, dict]:
+    """``engines:`` as plain dicts per engine (values or 'auto')."""
+    return {engine: getattr(workflow.engines, engine).model_dump() for engine in ENGINES}
+
+
+def _check_engines(path: Path, workflow: Workflow, lines: dict[tuple, int]) -> None:
+    """Fixed engine values must form a servable spec (auto ones take the defaults here)."""
+    for engine, settings in engine_settings(workflow).items():
+        spec = {k: default_spec(engine)[k] if v == "auto" else v for k, v in settings.items()}
+        try:
+            check_spec(engine, spec)
+        except SpecError as err:
+            fixed = [k for k, v in settings.items() if v != "auto" and f" {k} " in f" {err} "]
+            key = ("engines", engine, fixed[0]) if fixed else ("engines", engine)
+            raise ConfigError(f"{path.name}:{_line_of(lines, key)}: {'.'.join(key)}: "
+                              f"{str(err).split(': ', 1)[-1]}") from None
+
+
 def _first_error(path: Path, raw: Any, lines: dict[tuple, int], err: ValidationError) -> str:
     """Turn pydantic's first error into the one-line message users see."""
     error = err.errors()[0]
-    loc = tuple(str(part) for part in error["loc"])
+    # Union members appear in the location as type tags ("literal['auto']", "int"): not keys.
+    loc = tuple(str(part) for part in error["loc"]
+                if not re.match(r"^(literal\[.*\]|int|float|str|bool|list\[.*\])$", str(part)))
     kind = error["type"]
     line = _line_of(lines, loc)
     where = f"{path.name}:{line}: {'.'.join(loc) if loc else '(top level)'}"
@@ -273,6 +348,12 @@ def _expectation(field) -> str:
             if getattr(meta, name, None) is not None:
                 bounds[name] = getattr(meta, name)
     annotation = field.annotation
+    if getattr(annotation, "__origin__", None) is Union:
+        other = [a for a in annotation.__args__ if getattr(a, "__origin__", None) is not Literal]
+        noun = {int: "an integer", float: "a number", bool: "true or false"}.get(other[0], None)
+        if noun is None:
+            noun = "a list of " + ("integers" if other[0].__args__[0] is int else "names")
+        return f"'auto' or {noun}"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "a mapping with keys " + ", ".join(annotation.model_fields)
     if getattr(annotation, "__origin__", None) is Literal:

@@ -34,7 +34,7 @@ MALFORMED = [
     ("name: x\nmodel:\n  num_kpp: 3\n", "w.yaml:3: model.num_kpp: unknown key; did you mean 'num_kp'?"),
     ("name: x\nkp_detector: {}\n",
      "w.yaml:2: kp_detector: unknown key; did you mean 'model.kp_detector'?"),
-    ("name: x\nzzz: 1\n", "w.yaml:2: zzz: unknown key; known keys: name, data, model, codec, quantize"),
+    ("name: x\nzzz: 1\n", "w.yaml:2: zzz: unknown key; known keys: name, data, model, codec, quantize, engines, synth, board"),
     ("name: x\nmodel: {train: {stepz: 3}}\n",
      "w.yaml:2: model.train.stepz: unknown key; did you mean 'steps'?"),
     ("name: x\nmodel:\n  source: foo\n",
@@ -66,6 +66,28 @@ MALFORMED = [
     ("name: x\ncodec:\n  gop: 0\n", "w.yaml:3: codec.gop: expected an integer 1..10000, got 0"),
     ("name: x\ncodec:\n  key_frame_quality: 101\n",
      "w.yaml:3: codec.key_frame_quality: expected an integer 1..100, got 101"),
+    ("name: x\nquantize: {observer: kl}\n",
+     "w.yaml:2: quantize.observer: expected one of 'minmax', 'percentile', 'histogram', got 'kl'"),
+    ("name: x\nengines:\n  conv:\n    unroll_in: many\n",
+     "w.yaml:4: engines.conv.unroll_in: expected 'auto' or an integer, got 'many'"),
+    ("name: x\nengines:\n  conv:\n    unroll_inn: 3\n",
+     "w.yaml:4: engines.conv.unroll_inn: unknown key; did you mean 'unroll_in'?"),
+    ("name: x\nengines:\n  conv:\n    unroll_in: 3\n",
+     "w.yaml:4: engines.conv.unroll_in: unroll_in 3 does not divide max_in_channels 128"),
+    ("name: x\nengines:\n  conv:\n    features: [relu, fly]\n",
+     "w.yaml:4: engines.conv.features: features entry 'fly' unknown; use relu, pool, upsample, "
+     "residual"),
+    ("name: x\nengines:\n  dsp: {}\n",
+     "w.yaml:3: engines.dsp: unknown key; known keys: conv, grid_sample, upsample, elementwise, "
+     "keypoint"),
+    ("name: x\nsynth: {toolchain: quartus}\n",
+     "w.yaml:2: synth.toolchain: expected one of 'auto', 'vitis', 'estimate', got 'quartus'"),
+    ("name: x\nsynth:\n  margin: 1\n",
+     "w.yaml:3: synth.margin: expected a number 0..1, got 1"),
+    ("name: x\nboard: zcu104\n", "w.yaml:2: board: unknown board 'zcu104'; known: pynq-z1 (or give a "
+     ".yaml file)"),
+    ("name: x\nboard: boards/zcu104.yaml\n",
+     "w.yaml:2: board: file 'boards/zcu104.yaml' does not exist (paths are relative to w.yaml's folder)"),
 ]
 
 
