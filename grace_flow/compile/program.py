@@ -56,6 +56,7 @@ class Program:
     weights: tuple[int, int]  # (offset, bytes)
     arena: tuple[int, int]  # activations: (offset, bytes)
     tensors: dict[str, dict] = field(default_factory=dict)  # name → offset, bytes, format, shape
+    io: dict[str, str] = field(default_factory=dict)  # input.<x> / output.<role> → tensor name
 
     def encode(self) -> bytes:
         """The binary program (see the module docstring)."""
@@ -77,6 +78,7 @@ class Program:
             "weights": {"offset": self.weights[0], "bytes": self.weights[1]},
             "arena": {"offset": self.arena[0], "bytes": self.arena[1]},
             "tensors": self.tensors,
+            "io": self.io,
             "instructions": [{"index": i, **asdict(ins)} for i, ins in enumerate(self.instructions)],
         }
 
@@ -93,7 +95,8 @@ class Program:
                         for d in data["instructions"]]
         return cls(instructions, data["ddr_bytes"],
                    (data["weights"]["offset"], data["weights"]["bytes"]),
-                   (data["arena"]["offset"], data["arena"]["bytes"]), data["tensors"])
+                   (data["arena"]["offset"], data["arena"]["bytes"]), data["tensors"],
+                   data["io"])
 
 
 def decode(data: bytes, name: str = "program.bin") -> Program:
