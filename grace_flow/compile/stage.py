@@ -1,0 +1,52 @@
+"""The compile stage: quantized graph + engine settings → program, weights, requirements, specs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from grace_flow.compile.lower import lower
+from grace_flow.compile.schedule import schedule
+from grace_flow.compile.specs import engine_specs
+from grace_flow.fsutil import atomic_write_bytes, atomic_write_text, write_if_changed
+from grace_flow.quant.qgraph import QuantizedGraph
+
+#: Files written into ``out_dir`` besides requirements/<engine>.json and specs/<engine>.json.
+OUTPUTS = ("program.bin", "program.json", "weights.bin", "schedule.json")
+
+
+def _json(value) -> str:
+    return json.dumps(value, indent=1) + "\n"
+
+
+def compile_program(qgraph_json, qparams_npz, out_dir, *, engine_settings: dict, ddr_limit: int,
+                    alignment: int) -> dict:
+    """Lower the quantized graph, size the engine specs, schedule; write OUTPUTS and per-engine
+    requirements/specs (those two only when their content changes, so unchanged engines stay
+    up to date for doit). Nothing is written when the program cannot be compiled.
+
+    Returns a summary: instructions per engine, DDR, weight and arena bytes, cycles.
+    """
+    program, weights = lower(QuantizedGraph.load(qgraph_json, qparams_npz), alignment=alignment,
+                             ddr_limit=ddr_limit)
+    required, specs = engine_specs(program, engine_settings)
+    timing = schedule(program, specs)
+
+    out_dir = Path(out_dir)
+    for engine in specs:
+        write_if_changed(out_dir / "requirements" / f"{engine}.json", _json(required[engine]))
+        write_if_changed(out_dir / "specs" / f"{engine}.json", _json(specs[engine]))
+    program.save(out_dir / "program.bin", out_dir / "program.json")
+    atomic_write_bytes(out_dir / "weights.bin", weights)
+    atomic_write_text(out_dir / "schedule.json", _json(timing))
+    counts: dict[str, int] = {}
+    for ins in program.instructions:
+        counts[ins.engine] = counts.get(ins.engine, 0) + 1
+    return {
+        "instructions": dict(sorted(counts.items())),
+        "ddr_bytes": program.ddr_bytes,
+        "weight_bytes": program.weights[1],
+        "arena_bytes": program.arena[1],
+        "total_cycles": timing["total_cycles"],
+        "serial_cycles": timing["serial_cycles"],
+    }

@@ -1,0 +1,117 @@
+"""Lowering: instruction structure, concat placement, aligned DDR layout, dependencies, limits."""
+
+import re
+
+import numpy as np
+import pytest
+from decoder_support import compile_tiny, tiny_qgraph
+
+from grace_flow.compile.hazards import HazardError, check_dependencies, operand_spans
+from grace_flow.compile.lower import CompileError, lower
+from grace_flow.compile.program import Program, decode
+
+KP = 4
+
+
+@pytest.fixture(scope="module")
+def program() -> Program:
+    return lower(tiny_qgraph(), alignment=64, ddr_limit=512 << 20)[0]
+
+
+def test_one_instruction_per_node_grid_sample_per_motion_no_concat(program):
+    nodes = [ins.node for ins in program.instructions]
+    assert nodes[0] == "source"  # the pixel table: uint8 key frame → int8 source
+    assert nodes.count("dense_motion_network.sparse_deformed") == KP + 1
+    assert not any("concat" in n or n.endswith(".features") for n in nodes)
+    qgraph = tiny_qgraph()
+    computing = [n.name for n in qgraph.nodes if n.op != "concat"]
+    assert list(dict.fromkeys(nodes[1:])) == computing
+
+
+def test_concat_inputs_are_slices_of_its_buffer(program):
+    t = program.tensors
+    prefix = "dense_motion_network."
+    outer = t[prefix + "hourglass.decoder.concat.2"]
+    up = t[prefix + "hourglass.decoder.up_blocks.2"]
+    features = t[prefix + "features"]
+    assert up["offset"] == outer["offset"] and features["offset"] == outer["offset"] + up["bytes"]
+    heat, warped = t[prefix + "heatmap"], t[prefix + "sparse_deformed"]
+    assert heat["offset"] == features["offset"]
+    assert warped["offset"] == heat["offset"] + heat["bytes"]
+    # each per-motion grid_sample writes its own slice of the warped block
+    outs = [ins.registers["out_off"] for ins in program.instructions
+            if ins.node == prefix + "sparse_deformed"]
+    assert outs == [warped["offset"] + m * 3 * 16 * 16 for m in range(KP + 1)]
+
+
+def test_layout_weights_arena_io_aligned_and_within_ddr(program):
+    w_off, w_len = program.weights
+    a_off, a_len = program.arena
+    assert w_off == 0 and a_off % 64 == 0 and a_off >= w_len and program.ddr_bytes % 64 == 0
+    for ins in program.instructions:
+        reads, writes = operand_spans(ins.engine, ins.registers)
+        for start, end in reads + writes:
+            assert 0 <= start < end <= program.ddr_bytes
+            if end <= w_len:  # a constant operand: burst aligned in the blob
+                assert start % 64 == 0
+        for start, _ in writes:
+            assert start >= a_off  # nothing writes into the weights
+    io = [t for name, t in program.tensors.items() if name in program.io.values()]
+    assert all(t["offset"] >= a_off + a_len and t["offset"] % 64 == 0 for t in io)
+    assert sorted(program.io) == ["input.kp_driving_fp16", "input.kp_source_fp16",
+                                  "input.source_u8", "output.deformation", "output.mask",
+                                  "output.occlusion_map", "output.prediction"]
+
+
+def test_weight_blob_holds_every_constant_in_instruction_order(program):
+    qgraph = tiny_qgraph()
+    _, weights = lower(qgraph, alignment=64, ddr_limit=512 << 20)
+    first = program.instructions[1]  # dense_motion_network.down
+    w = qgraph.params["dense_motion_network.down.weight"]
+    start = first.registers["w_off"]
+    assert np.array_equal(np.frombuffer(weights, np.int8, w.size, start).reshape(w.shape), w)
+    offsets = [ins.registers["w_off"] for ins in program.instructions if ins.engine == "conv"]
+    assert offsets == sorted(offsets)
+
+
+def test_dependencies_are_complete_and_each_is_essential(program):
+    check_dependencies(program.instructions)
+    edges = [(j, d) for j, ins in enumerate(program.instructions) for d in ins.deps]
+    assert len(edges) >= len(program.instructions) - 3
+    for j, d in edges:
+        saved = program.instructions[j].deps
+        program.instructions[j].deps = [x for x in saved if x != d]
+        try:
+            with pytest.raises(HazardError, match=rf"^program: instruction {j} \(.*\) touches "
+                                                  r"bytes of instruction \d+ \(.*\) but does not "
+                                                  r"wait for it: recompile$"):
+                check_dependencies(program.instructions)
+        finally:
+            program.instructions[j].deps = saved
+
+
+def test_independent_engines_may_overlap(program):
+    """The keypoint instructions wait for nothing: they can run beside the first convolutions."""
+    for ins in program.instructions:
+        if ins.node in ("dense_motion_network.heatmap", "dense_motion_network.sparse_motion"):
+            assert ins.deps == []
+
+
+def test_binary_program_decodes_to_the_same_instructions(tmp_path):
+    compile_tiny(tmp_path, tiny_qgraph())
+    listed = Program.load(tmp_path / "compile" / "program.json")
+    decoded = decode((tmp_path / "compile" / "program.bin").read_bytes())
+    assert [(i.engine, i.deps) for i in decoded.instructions] == [
+        (i.engine, i.deps) for i in listed.instructions]
+    check_dependencies(decoded.instructions)
+    assert (tmp_path / "compile" / "weights.bin").stat().st_size == listed.weights[1]
+
+
+def test_ddr_limit_is_a_one_line_error(tmp_path):
+    program, _ = lower(tiny_qgraph(), alignment=64, ddr_limit=512 << 20)
+    need = program.ddr_bytes
+    message = (f"compile: the program needs {need / 2**20:.1f} MiB of DDR ({need} bytes), the "
+               "board has 0.1 MiB: shrink the decoder")
+    with pytest.raises(CompileError, match=f"^{re.escape(message)}$"):
+        compile_tiny(tmp_path, tiny_qgraph(), ddr_limit=100_000)
+    assert not (tmp_path / "compile").exists()
