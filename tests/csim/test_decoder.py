@@ -1,0 +1,160 @@
+"""The whole decoder on the emulated co-processor: bit-exact with the golden model."""
+
+import json
+
+import numpy as np
+import pytest
+from decoder_support import GEOMETRY, compile_tiny, random_frames, tiny_qgraph
+
+from grace_flow.compile.program import Instruction, Program
+from grace_flow.csim.emulator import (Emulator, compare_with_golden, csim_decoder, load_engines,
+                                      mismatch_text)
+from grace_flow.quant.golden import run_golden
+from grace_flow.quant.stage import golden_vectors
+
+VARIANTS = {
+    "default": {},
+    "no_occlusion_full_res_motion": {
+        "estimate_occlusion_map": False, "num_bottleneck_blocks": 1,
+        "dense_motion_params": {**GEOMETRY["dense_motion_params"], "scale_factor": 1}},
+}
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("engines")
+
+
+def _emulator(folder, build_dir, qgraph):
+    compile_tiny(folder, qgraph)
+    program = Program.load(folder / "compile" / "program.json")
+    engines = load_engines(folder / "compile" / "specs", build_dir,
+                           [i.engine for i in program.instructions])
+    return program, Emulator(program, (folder / "compile" / "weights.bin").read_bytes(), engines)
+
+
+@pytest.fixture(scope="module")
+def default(tmp_path_factory, build_dir):
+    return _emulator(tmp_path_factory.mktemp("default"), build_dir, tiny_qgraph())
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_decoder_is_bit_exact_with_golden(tmp_path, build_dir, variant):
+    qgraph = tiny_qgraph(seed=3, **VARIANTS[variant])
+    program, emulator = _emulator(tmp_path, build_dir, qgraph)
+    kp = qgraph.shapes["kp_source"][0]
+    images, kp_source, kp_driving = random_frames(3, kp, seed=7)
+    golden = run_golden(qgraph, images, kp_source, kp_driving)
+    for n in range(len(images)):
+        outputs, tensors = emulator.run_decoder(images[n], kp_source[n], kp_driving[n],
+                                                every_tensor=True)
+        want = {name: value[n] for name, value in golden.items()}
+        mismatch = compare_with_golden(program, tensors, want)
+        assert mismatch is None, mismatch_text(mismatch)
+        assert set(tensors) >= set(golden)  # every golden tensor was compared
+        for role, name in qgraph.outputs.items():
+            assert outputs[role].dtype == want[name].dtype
+            assert np.array_equal(outputs[role], want[name]), role
+    assert outputs["prediction"].dtype == np.uint8 and outputs["prediction"].shape == (3, 32, 32)
+
+
+@pytest.mark.parametrize("tensor, index, engine, node, offset", [
+    ("bottleneck.r0.conv1", (5, 2, 3), "conv", "bottleneck.r0.conv1", 0),
+    ("dense_motion_network.sparse_deformed", (2, 1, 3, 4), "grid_sample",
+     "dense_motion_network.sparse_deformed", 2),
+    ("dense_motion_network.features", (6, 1, 1), "grid_sample",
+     "dense_motion_network.sparse_deformed", 0),
+    ("prediction", (1, 9, 8), "elementwise", "prediction", 0),
+])
+def test_perturbed_golden_names_the_first_differing_instruction(default, tensor, index, engine,
+                                                                 node, offset):
+    program, emulator = default
+    images, kp_source, kp_driving = random_frames(1, 4, seed=9)
+    _, tensors = emulator.run_decoder(images[0], kp_source[0], kp_driving[0], every_tensor=True)
+    golden = {k: v[0] for k, v in run_golden(tiny_qgraph(), images, kp_source, kp_driving).items()}
+    assert compare_with_golden(program, tensors, golden) is None
+    golden[tensor] = golden[tensor].copy()
+    golden[tensor][index] ^= 1
+    first = [i for i, ins in enumerate(program.instructions) if ins.node == node][offset]
+    got = tensors[tensor][index].item()
+    assert compare_with_golden(program, tensors, golden) == {
+        "engine": engine, "instruction": first, "node": node, "tensor": tensor,
+        "index": list(index), "got": got, "want": got ^ 1}
+    text = mismatch_text(compare_with_golden(program, tensors, golden))
+    assert text == (f"{engine} instruction {first} ({node}) tensor {tensor} index {index}: "
+                    f"got {got}, want {got ^ 1}")
+
+
+def _shuffled(program: Program, rng) -> Program:
+    """The same program issued in another order that respects every dependency."""
+    waiting = {i: set(ins.deps) for i, ins in enumerate(program.instructions)}
+    order = []
+    while waiting:
+        ready = sorted(i for i, deps in waiting.items() if deps <= set(order))
+        order.append(int(rng.choice(ready)))
+        del waiting[order[-1]]
+    new = {old: k for k, old in enumerate(order)}
+    instructions = [Instruction(program.instructions[old].engine, program.instructions[old].node,
+                                program.instructions[old].registers,
+                                sorted(new[d] for d in program.instructions[old].deps))
+                    for old in order]
+    tensors = {name: {**t, "writers": sorted(new[w] for w in t["writers"])}
+               for name, t in program.tensors.items()}
+    return Program(instructions, program.ddr_bytes, program.weights, program.arena, tensors,
+                   program.io)
+
+
+def test_reordering_independent_instructions_keeps_results(default):
+    program, emulator = default
+    images, kp_source, kp_driving = random_frames(1, 4, seed=11)
+    reference, _ = emulator.run_decoder(images[0], kp_source[0], kp_driving[0])
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        shuffled = _shuffled(program, rng)
+        assert [i.node for i in shuffled.instructions] != [i.node for i in program.instructions]
+        other = Emulator(shuffled, bytes(emulator.ddr[slice(*_span(program.weights))]),
+                         emulator.engines)
+        outputs, _ = other.run_decoder(images[0], kp_source[0], kp_driving[0])
+        assert all(np.array_equal(outputs[k], reference[k]) for k in reference)
+
+
+def test_ignoring_a_dependency_changes_results(default):
+    """Run one consumer before the producer it waits for: the output differs."""
+    program, emulator = default
+    images, kp_source, kp_driving = random_frames(1, 4, seed=12)
+    reference, _ = emulator.run_decoder(images[0], kp_source[0], kp_driving[0])
+    final = next(i for i, ins in enumerate(program.instructions) if ins.node == "final")
+    swapped = list(program.instructions)
+    swapped[final - 1], swapped[final] = swapped[final], swapped[final - 1]
+    broken = Program([Instruction(i.engine, i.node, i.registers, []) for i in swapped],
+                     program.ddr_bytes, program.weights, program.arena, program.tensors,
+                     program.io)
+    other = Emulator(broken, bytes(emulator.ddr[slice(*_span(program.weights))]), emulator.engines)
+    outputs, _ = other.run_decoder(images[0], kp_source[0], kp_driving[0])
+    assert not np.array_equal(outputs["prediction"], reference["prediction"])
+
+
+def _span(region):
+    return region[0], region[0] + region[1]
+
+
+def test_csim_stage_reports_every_pair(tmp_path, build_dir):
+    qgraph = tiny_qgraph()
+    compile_tiny(tmp_path, qgraph)
+    images, kp_source, kp_driving = random_frames(2, 4, seed=13)
+    vectors = golden_vectors(qgraph, images, kp_source, kp_driving)
+    np.savez(tmp_path / "golden.npz", **vectors)
+    report = csim_decoder(tmp_path / "compile", tmp_path / "compile" / "specs", build_dir,
+                          tmp_path / "golden.npz", tmp_path / "csim.json")
+    assert report["bit_exact"] and [p["pair"] for p in report["pairs"]] == [0, 1]
+    assert all(p["first_mismatch"] is None and p["seconds_per_frame"] > 0
+               for p in report["pairs"])
+    assert json.loads((tmp_path / "csim.json").read_text()) == report
+
+    vectors["tensor.up_blocks.0"][1, 3, 4, 5] += 1  # a corrupted reference must fail
+    np.savez(tmp_path / "golden.npz", **vectors)
+    report = csim_decoder(tmp_path / "compile", tmp_path / "compile" / "specs", build_dir,
+                          tmp_path / "golden.npz", tmp_path / "csim.json")
+    assert not report["bit_exact"] and report["pairs"][0]["bit_exact"]
+    assert report["pairs"][1]["first_mismatch"]["node"] == "up_blocks.0"
+    assert report["pairs"][1]["first_mismatch"]["index"] == [3, 4, 5]
