@@ -95,12 +95,14 @@ class _Lowering:
                                f"{p['weight'].shape[1]} input channels, {source} has {in_c}")
         flags = sum(1 << bit for name, bit in CONV_FLAGS.items() if a.get(name))
         regs = dict(in_off=At(source), out_off=At(node.output),
-                    w_off=self.blob.add(p["weight"], "i1"), bias_off=self.blob.add(p["bias"], "<i4"),
+                    w_off=self.blob.add(p["weight"], "i1"),
+                    bias_off=self.blob.add(p["bias"], "<i4"),
                     mult_off=self.blob.add(p["mult_acc"] if a["residual"] else p["mult"], "<i4"),
                     shift_off=self.blob.add(p["shift"], "u1"), in_c=in_c, in_h=in_h, in_w=in_w,
                     out_c=out_c, kernel=k, stride=a["stride"], pad=a["padding"], flags=flags)
         if a["residual"]:
-            regs.update(res_off=At(node.inputs[1]), res_mult_off=self.blob.add(p["mult_res"], "<i4"))
+            regs.update(res_off=At(node.inputs[1]),
+                        res_mult_off=self.blob.add(p["mult_res"], "<i4"))
         self.emit("conv", node.name, regs, list(node.inputs), node.output)
 
     def grid_sample(self, node, p):
@@ -192,6 +194,18 @@ def _concat_parents(q: QuantizedGraph) -> dict[str, tuple[str, int]]:
     return parents
 
 
+def _homes(q: QuantizedGraph, parents: dict) -> dict[str, tuple[str, int]]:
+    """Tensor → (the buffer it is stored in, its byte offset there): nested concats resolved."""
+    home = {}
+    for name in q.shapes:
+        root, delta = name, 0
+        while root in parents:
+            root, step = parents[root]
+            delta += step
+        home[name] = (root, delta)
+    return home
+
+
 def _tensor_bytes(q: QuantizedGraph, name: str) -> int:
     return int(np.prod(q.shapes[name])) * np.dtype(q.formats[name]["dtype"]).itemsize
 
@@ -204,18 +218,15 @@ def lower(q: QuantizedGraph, *, alignment: int, ddr_limit: int) -> tuple[Program
     lowering = _Lowering(q, alignment)
     lowering.pixels()
     for node in q.nodes:
-        if node.op != "concat":
-            _EMIT[node.op](lowering, node, q.node_params(node.name))
+        if node.op == "concat":
+            continue
+        if node.op not in _EMIT:
+            raise CompileError(f"compile: layer {node.name}: no engine runs op {node.op!r}")
+        _EMIT[node.op](lowering, node, q.node_params(node.name))
     protos = lowering.protos
 
     parents = _concat_parents(q)
-    home: dict[str, tuple[str, int]] = {}  # tensor → (root buffer, byte offset in it)
-    for name in q.shapes:
-        root, delta = name, 0
-        while root in parents:
-            root, step = parents[root]
-            delta += step
-        home[name] = (root, delta)
+    home = _homes(q, parents)
     io_names = [PIXEL_INPUT, "kp_source", "kp_driving", *q.outputs.values()]
     io_roots = list(dict.fromkeys(home[name][0] for name in io_names))
 
@@ -243,8 +254,10 @@ def lower(q: QuantizedGraph, *, alignment: int, ddr_limit: int) -> tuple[Program
                            f"bytes), the board has {ddr_limit / MIB:.1f} MiB: shrink the decoder")
 
     def place(value):
-        return roots[home[value.tensor][0]] + home[value.tensor][1] + value.delta \
-            if isinstance(value, At) else value
+        if not isinstance(value, At):
+            return value
+        root, delta = home[value.tensor]
+        return roots[root] + delta + value.delta
 
     instructions = [Instruction(p.engine, p.node, {k: place(v) for k, v in p.registers.items()})
                     for p in protos]

@@ -62,8 +62,9 @@ def instruction_needs(engine: str, r: dict[str, int]) -> dict:
     if engine == "upsample":
         return {"max_width": r["in_w"], "modes": [mode]}
     if engine == "elementwise":  # only softmax keeps a line of every channel
-        sized = {"max_channels": r["channels"], "max_width": r["width"]} if mode == "softmax" else {}
-        return {**sized, "modes": [mode]}
+        if mode != "softmax":
+            return {"modes": [mode]}
+        return {"max_channels": r["channels"], "max_width": r["width"], "modes": [mode]}
     return {**({"max_kp": r["num_kp"]} if mode != "deform" else {}), "modes": [mode]}
 
 

@@ -138,8 +138,8 @@ def csim_decoder(program_dir, specs_dir, build_dir, golden_vectors_npz, report_p
     """
     program_dir = Path(program_dir)
     program = Program.load(program_dir / "program.json")
-    emulator = Emulator(program, (program_dir / "weights.bin").read_bytes(),
-                        load_engines(specs_dir, build_dir, [i.engine for i in program.instructions]))
+    engines = load_engines(specs_dir, build_dir, [i.engine for i in program.instructions])
+    emulator = Emulator(program, (program_dir / "weights.bin").read_bytes(), engines)
     pairs = []
     with np.load(golden_vectors_npz) as vectors:
         inputs = [vectors[f"input.{k}"] for k in ("source_u8", "kp_source_fp16", "kp_driving_fp16")]

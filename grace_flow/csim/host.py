@@ -18,7 +18,7 @@ class HostError(FlowError):
 
 
 def kp_to_q13(kp_fp16: np.ndarray) -> np.ndarray:
-    """FP16 keypoints → int16 Q2.13, rounded half up and saturated (numerics.md §9, integers only)."""
+    """FP16 keypoints → int16 Q2.13, rounded half up, saturated (numerics.md §9, integers only)."""
     bits = np.asarray(kp_fp16, dtype=np.float16).view(np.uint16).astype(np.int64)
     sign, exponent, fraction = bits >> 15, (bits >> 10) & 31, bits & 1023
     if np.any(exponent == 31):
