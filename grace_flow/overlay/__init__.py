@@ -1,0 +1,1 @@
+"""Overlay packaging: the folder the board installs, with its manifest and register map."""

@@ -1,0 +1,78 @@
+"""Budget check: engines plus the fixed platform logic against the board, less a margin.
+
+The platform is what every overlay carries besides the engines: the PS7 block, its AXI-Lite
+interconnect and the reset logic, read from the utilization report of the smallest PS design
+among the fixtures (pynq_add: PS7 + one tiny s_axilite HLS IP, so a slight overestimate). The
+HP-side interconnect of the engines' m_axi masters is not in it (docs/estimate.md).
+"""
+
+from __future__ import annotations
+
+from grace_flow.errors import FlowError
+from grace_flow.synth.board import Board
+
+RESOURCES = ("LUT", "FF", "BRAM18", "DSP")
+
+#: Platform overhead (fixture vivado/pynq_add_utilization_placed.rpt, Vivado 2020.2).
+PLATFORM = {
+    "LUT": 501,
+    "FF": 607,
+    "BRAM18": 0,
+    "DSP": 0,
+    "source": "pynq_add_utilization_placed.rpt: PS7, AXI-Lite interconnect, reset, add IP",
+}
+
+#: Workflow keys that shrink each resource of each engine, most effective first.
+FIX_KEYS = {
+    "DSP": {"conv": ["unroll_out", "unroll_in"], "grid_sample": ["unroll_channels"]},
+    "BRAM18": {
+        "conv": ["max_in_channels", "max_width", "kernel_sizes", "tile_rows"],
+        "grid_sample": ["max_channels", "band_rows", "max_width"],
+        "upsample": ["max_width"],
+        "elementwise": ["max_channels", "max_width"],
+        "keypoint": ["max_kp"],
+    },
+    "LUT": {"conv": ["unroll_out", "unroll_in"], "grid_sample": ["unroll_channels"]},
+    "FF": {"conv": ["unroll_out", "unroll_in"], "grid_sample": ["unroll_channels"]},
+}
+
+
+class BudgetError(FlowError):
+    """The engines do not fit the board with the requested margin."""
+
+
+def total_resources(used: dict[str, dict]) -> dict[str, int]:
+    """Sum of every engine's resources plus the platform overhead."""
+    return {key: PLATFORM[key] + sum(r[key] for r in used.values()) for key in RESOURCES}
+
+
+def budget(board: Board, margin: float) -> dict[str, int]:
+    """Usable resources: the board's, less ``margin`` (a fraction) of each, rounded down."""
+    available = board.resources.model_dump()
+    return {key: int(available[key] * (1 - margin)) for key in RESOURCES}
+
+
+def over_budget(used: dict[str, dict], board: Board, margin: float) -> list[str]:
+    """The resources over budget (empty when the design fits)."""
+    total, limit = total_resources(used), budget(board, margin)
+    return [key for key in RESOURCES if total[key] > limit[key]]
+
+
+def check_budget(used: dict[str, dict], board: Board, margin: float) -> dict[str, int]:
+    """Return the total resources, or raise BudgetError naming each resource over, the engines
+    using it and the workflow keys that would bring it down."""
+    over = over_budget(used, board, margin)
+    if not over:
+        return total_resources(used)
+    total, limit = total_resources(used), budget(board, margin)
+    parts = []
+    for key in over:
+        users = sorted((e for e in used if used[e][key]), key=lambda e: (-used[e][key], e))
+        who = ", ".join(f"{e} {used[e][key]}" for e in users)
+        # Keys of the engines holding at least a tenth of the engines' share: the ones that help.
+        share = sum(used[e][key] for e in users)
+        fixes = [f"engines.{e}.{k}" for e in users if 10 * used[e][key] >= share
+                 for k in FIX_KEYS[key].get(e, [])]
+        parts.append(f"{key} {total[key]} > {limit[key]} ({who}, platform {PLATFORM[key]}; "
+                     f"lower {', '.join(fixes) or 'nothing configurable'})")
+    raise BudgetError(f"over budget on {board.name} with margin {margin:g}: " + "; ".join(parts))

@@ -1,0 +1,170 @@
+"""Cycles, DDR bytes and MACs of one engine instruction, modelled on the loops of kernels/*.h.
+
+Every engine reaches DDR through one m_axi port of int8 (``int8_t* ddr``): a pipelined loop moves
+``port_bytes`` bytes per cycle on the read channel and as many on the write channel (AXI reads
+and writes are separate channels), 1 as the kernels are written. The first beat of every entry
+into a pipelined loop that touches DDR waits the DDR read latency (``DDR_LATENCY_NS``). A loop
+that issues several accesses per iteration on one channel has II = that count (HLS schedules
+conditional accesses too). conv overlaps load, compute and store per tile (its DATAFLOW stages);
+the other engines run their loops one after the other. docs/estimate.md lists every constant.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from grace_flow.hls.registers import REGISTERS
+from grace_flow.synth.board import Board
+
+#: DDR read latency through an HP port (address to first data); an assumption, not measured.
+DDR_LATENCY_NS = 250.0
+#: Bytes per cycle per channel of the engines' m_axi ports as the kernels are written.
+KERNEL_PORT_BYTES = 1
+#: Cycles of ap_start/ap_done handshaking and the capacity check per instruction.
+INSTRUCTION_OVERHEAD = 50
+#: conv: cycles of the requantization per output pixel (64-bit product, round, saturate).
+REQUANT_CYCLES = 8
+#: conv: DATAFLOW stage start/finish synchronisation per tile.
+STAGE_SYNC = 4
+#: Sequential 64-bit division (softmax reciprocal): one quotient bit per cycle plus set-up.
+DIVIDE_CYCLES = 68
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Modelled cost of one instruction: cycles, DDR bytes moved (read + written), int8 MACs."""
+
+    cycles: int
+    ddr_bytes: int
+    macs: int = 0
+
+
+def latency_cycles(board: Board, clock_mhz: float | None) -> int:
+    """The DDR read latency in cycles of the PL clock."""
+    return math.ceil(DDR_LATENCY_NS * board.pl_clock_mhz(clock_mhz) / 1000)
+
+
+def port_bytes_per_cycle(board: Board, clock_mhz: float | None, port_bytes: int) -> float:
+    """Bytes per cycle one port channel moves: the kernel's width, at most the HP port's and
+    the DDR peak's share per cycle."""
+    mhz = board.pl_clock_mhz(clock_mhz)
+    hp = board.memory.hp_ports.width_bits / 8
+    return min(port_bytes, hp, board.ddr_peak_bytes_per_s / (mhz * 1e6))
+
+
+def instruction_cost(ins, spec: dict, board: Board, clock_mhz: float | None = None,
+                     port_bytes: int = KERNEL_PORT_BYTES) -> Cost:
+    """The modelled :class:`Cost` of instruction ``ins`` on an engine built for ``spec``."""
+    lat = latency_cycles(board, clock_mhz)
+    beat = port_bytes_per_cycle(board, clock_mhz, port_bytes)
+    # An absent register is 0, as on the device and in C-sim.
+    registers = {reg.name: ins.registers.get(reg.name, 0) for reg in REGISTERS[ins.engine]}
+    cost = _MODELS[ins.engine](registers, spec, lat, lambda n: math.ceil(n / beat))
+    return Cost(cost.cycles + INSTRUCTION_OVERHEAD, cost.ddr_bytes, cost.macs)
+
+
+def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
+    flags = r["flags"]
+    pool, up, residual = (flags >> 1) & 1, (flags >> 2) & 1, (flags >> 3) & 1
+    in_c, out_c, k, s, p = r["in_c"], r["out_c"], r["kernel"], r["stride"], r["pad"]
+    ih, iw = r["in_h"] << up, r["in_w"] << up
+    out_h, out_w = (ih + 2 * p - k) // s + 1, (iw + 2 * p - k) // s + 1
+    store_w = out_w // 2 if pool else out_w
+    ui, uo, tr = spec["unroll_in"], spec["unroll_out"], spec["tile_rows"]
+    depth = 4 + math.ceil(math.log2(ui))  # BRAM read, multiply, adder tree, accumulate
+    groups = math.ceil(in_c / ui)
+    n_blocks = math.ceil(out_c / uo)
+    # Blocks as (loads the input band, output channels, count): a copy holds the band from
+    # tile t − 2 except for the first two blocks of a band (docs/engines.md §2).
+    full, rem = divmod(out_c, uo)
+    blocks = [(True, min(uo, out_c - b * uo), 1) for b in range(min(2, n_blocks))]
+    if n_blocks > 2:
+        blocks.append((False, uo, full - 2))
+        if rem:
+            blocks.append((False, rem, 1))
+    bands = [(tr, out_h // tr)] + ([(out_h % tr, 1)] if out_h % tr else [])
+    cycles = bytes_moved = 0
+    for rows, n_bands in bands:
+        in_rows = (rows - 1) * s + k
+        band_bytes = in_c * in_rows * iw
+        stored = (rows // 2 if pool else rows) * store_w
+        compute = rows * out_w * (k * k * (groups + depth) + REQUANT_CYCLES)
+        for loads_band, ch, count in blocks:
+            weights = ch * in_c * k * k
+            load = (lat + move(band_bytes) if loads_band else 0) + ch * (lat + 13 + move(
+                weights)) + (ch * (lat + move(rows * out_w)) if residual else 0)
+            store = ch * (lat + move(stored))
+            cycles += n_bands * count * (max(load, compute, store) + STAGE_SYNC)
+            bytes_moved += n_bands * count * (
+                band_bytes * loads_band + weights + 13 * ch + stored * ch
+                + residual * ch * rows * out_w)
+    first_band = in_c * ((min(tr, out_h) - 1) * s + k) * iw
+    cycles += lat + move(first_band) + uo * (lat + move(tr * store_w))  # pipeline fill, drain
+    return Cost(cycles, bytes_moved, out_h * out_w * out_c * in_c * k * k)
+
+
+def _grid_sample(r: dict, spec: dict, lat: int, move) -> Cost:
+    c, in_h, in_w, out_h, out_w = (r[k] for k in ("channels", "in_h", "in_w", "out_h", "out_w"))
+    band, lanes = spec["band_rows"], spec["unroll_channels"]
+    top_max = max(in_h - band, 0)
+    cycles = loaded = 0
+    band_top = -band
+    for ho in range(out_h):  # the band slides as in grid_sample_run
+        top = min(max((2 * ho + 1) * in_h // (2 * out_h) - band // 2, 0), top_max)
+        if top != band_top:
+            gained = min(top + band, in_h) - max(top, band_top + band)
+            if gained > 0:
+                loaded += c * gained * in_w
+                cycles += lat + move(c * gained * in_w)
+            band_top = top
+    # Per pixel: the grid point (4 byte reads, one DDR latency), weights, then ceil(C/U)
+    # iterations at II = 4 · U: four conditional DDR-fallback corner reads per lane share the
+    # read channel (corners are assumed to hit the band).
+    per_pixel = lat + 12 + math.ceil(c / lanes) * 4 * lanes
+    cycles += out_h * (out_w * per_pixel + lat)  # + write responses drained per row
+    pixels = out_h * out_w
+    return Cost(cycles, loaded + 4 * pixels + c * pixels, 4 * c * pixels)
+
+
+def _upsample(r: dict, spec: dict, lat: int, move) -> Cost:
+    field = r["mode"] == 1
+    comps, size = (2, 2) if field else (1, 1)
+    row = r["in_w"] * comps
+    # Line load: two taps of `size` bytes per value (II 2·size); output: comps·size writes.
+    per_row = 2 * lat + row * 2 * size + r["out_w"] * comps * size
+    rows = r["channels"] * r["out_h"]
+    return Cost(rows * per_row, rows * (2 * row * size + r["out_w"] * comps * size))
+
+
+def _elementwise(r: dict, spec: dict, lat: int, move) -> Cost:
+    mode, c, h, w = r["mode"], r["channels"], r["height"], r["width"]
+    plane = h * w
+    if mode == 0:  # affine: per channel 3 parameter loads, then read + write per element
+        return Cost(c * (3 * lat + 16 + plane + lat), c * (2 * plane + 13))
+    if mode == 1:  # table: 256 entries, then one read and table_bytes writes per element
+        size = max(1, r["table_bytes"])
+        return Cost(lat + 256 * size + lat + c * plane * size, 256 * size + c * plane * (1 + size))
+    if mode == 2:  # mul_map: two reads per element
+        return Cost(lat + 2 * c * plane, 3 * c * plane)
+    # softmax: per row a line load of every channel, per pixel max, sum, division, C stores
+    per_pixel = 2 * c + 2 * c + DIVIDE_CYCLES + 2 * c + lat
+    return Cost(lat + 512 + h * (c * (lat + w) + w * per_pixel), 512 + 3 * c * plane)
+
+
+def _keypoint(r: dict, spec: dict, lat: int, move) -> Cost:
+    mode, k, h, w = r["mode"], r["num_kp"], r["height"], r["width"]
+    plane = h * w
+    if mode == 2:  # deform: per pixel C iterations of 6 byte reads, then 4 bytes written
+        c = r["channels"]
+        return Cost(plane * (6 * c + lat + 8), plane * (6 * c + 4))
+    kp_load = 4 * k * (lat + 4)
+    if mode == 1:  # sparse: 4 reads and 4 writes per pixel and motion
+        return Cost(kp_load + (k + 1) * (lat + 4 * plane), 8 * k + (k + 1) * 8 * plane)
+    table = lat + 2 * 4096
+    return Cost(kp_load + table + plane + k * (lat + 4 * plane),
+                8 * k + 8192 + plane + k * 5 * plane)
+
+
+_MODELS = {"conv": _conv, "grid_sample": _grid_sample, "upsample": _upsample,
+           "elementwise": _elementwise, "keypoint": _keypoint}

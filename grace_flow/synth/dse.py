@@ -1,0 +1,115 @@
+"""Design-space search: choose the folding (unroll, tile) of ``auto`` engine keys.
+
+Candidates are enumerated in a fixed order (engines sorted, keys in spec order, values
+ascending); each is costed with the estimate model (resources) and the frame model (latency,
+energy) over the program's instructions. The winner minimises the objective among candidates
+within the budget; ties go to fewer resources (the sum of used fractions), then to the earlier
+candidate. Monotone by construction: a larger budget admits a superset of candidates.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from grace_flow.errors import FlowError
+from grace_flow.hls.spec import SpecError, check_spec
+from grace_flow.synth.board import Board
+from grace_flow.synth.budget import RESOURCES, budget, total_resources
+from grace_flow.synth.estimate import engine_resources
+from grace_flow.synth.frame import frame_model
+
+#: Values tried for each searchable key (filtered by the spec's own rules, e.g. divisibility).
+CANDIDATES = {
+    ("conv", "unroll_in"): (1, 2, 4, 8, 16, 32),
+    ("conv", "unroll_out"): (1, 2, 4, 8, 16, 32),
+    ("conv", "tile_rows"): (2, 4, 8),
+    ("grid_sample", "unroll_channels"): (1, 2, 4, 8),
+    ("grid_sample", "band_rows"): (4, 8, 16),
+}
+OBJECTIVES = ("latency", "energy")
+
+
+class SearchError(FlowError):
+    """No folding of the auto keys fits the budget, or a key cannot be searched."""
+
+
+def _options(specs: dict, auto_keys: dict[str, list[str]]) -> list[tuple[str, str, tuple]]:
+    options = []
+    for engine in sorted(auto_keys):
+        for key in specs[engine]:
+            if key not in auto_keys[engine]:
+                continue
+            if (engine, key) not in CANDIDATES:
+                raise SearchError(f"engines.{engine}.{key}: the search cannot size this key; "
+                                  "give it a value in the workflow")
+            options.append((engine, key, CANDIDATES[(engine, key)]))
+    return options
+
+
+def choose_folding(specs: dict[str, dict], auto_keys: dict[str, list[str]], instructions: list,
+                   board: Board, clock_mhz: float, margin: float, pixels: int,
+                   objective: str = "latency") -> tuple[dict[str, dict], list[dict]]:
+    """Specs with the auto keys chosen, and the Pareto rows (binding-resource use vs objective).
+
+    ``specs`` hold every key (auto ones at any valid value: they are overwritten); the input is
+    not modified.
+    """
+    if objective not in OBJECTIVES:
+        raise SearchError(f"synth.objective: {objective!r} unknown; use latency or energy")
+    options = _options(specs, auto_keys)
+    limit, available = budget(board, margin), board.resources.model_dump()
+    rows = []
+    for values in itertools.product(*(choices for _, _, choices in options)):
+        trial = {engine: dict(spec) for engine, spec in specs.items()}
+        for (engine, key, _), value in zip(options, values):
+            trial[engine][key] = value
+        try:
+            for engine in {engine for engine, _, _ in options}:
+                check_spec(engine, trial[engine])
+        except SpecError:
+            continue  # e.g. an unroll that does not divide the capacity
+        used = {engine: engine_resources(engine, spec) for engine, spec in trial.items()}
+        total = total_resources(used)
+        if any(total[key] > limit[key] for key in RESOURCES):
+            continue
+        frame = frame_model(instructions, trial, board, clock_mhz, pixels)
+        rows.append({
+            "choice": {f"{e}.{k}": v for (e, k, _), v in zip(options, values)},
+            "specs": trial,
+            "resources": total,
+            "binding": max(total[k] / available[k] for k in RESOURCES),
+            "fractions": sum(total[k] / available[k] for k in RESOURCES),
+            "latency_s": frame["latency_s"],
+            "uj_per_pixel": frame["uj_per_pixel"],
+        })
+    if not rows:
+        keys = ", ".join(f"engines.{e}.{k}" for e, k, _ in options) or "(none auto)"
+        raise SearchError(f"no folding of {keys} fits {board.name} with margin {margin:g}; "
+                          "lower the engines' capacities or the margin")
+    metric = "latency_s" if objective == "latency" else "uj_per_pixel"
+    best = min(rows, key=lambda row: (row[metric], row["fractions"]))
+    return best["specs"], pareto(rows, metric)
+
+
+def pareto(rows: list[dict], metric: str) -> list[dict]:
+    """Rows not dominated in (binding resource use, ``metric``), by increasing resource use."""
+    ordered = sorted(rows, key=lambda row: (row["binding"], row[metric], row["fractions"]))
+    front, best = [], float("inf")
+    for row in ordered:
+        if row[metric] < best:
+            front.append({k: v for k, v in row.items() if k != "specs"})
+            best = row[metric]
+    return front
+
+
+def format_pareto(rows: list[dict]) -> str:
+    """The Pareto table as text: choice, LUT, FF, BRAM18, DSP, binding %, latency, µJ/pixel."""
+    lines = [f"{'choice':48} {'LUT':>6} {'FF':>6} {'BRAM18':>6} {'DSP':>4} {'bind%':>6} "
+             f"{'latency s':>10} {'uJ/px':>8}"]
+    for row in rows:
+        choice = " ".join(f"{k}={v}" for k, v in row["choice"].items())
+        r = row["resources"]
+        lines.append(f"{choice:48} {r['LUT']:6d} {r['FF']:6d} {r['BRAM18']:6d} {r['DSP']:4d} "
+                     f"{100 * row['binding']:6.1f} {row['latency_s']:10.4f} "
+                     f"{row['uj_per_pixel']:8.2f}")
+    return "\n".join(lines)

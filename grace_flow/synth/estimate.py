@@ -1,0 +1,162 @@
+"""The ``estimate`` toolchain: DSP, BRAM18, LUT and FF of an engine from its spec, without tools.
+
+What the model assumes (docs/estimate.md holds the full table and the calibration):
+
+* DSP48E1: one per int8 × int8 MAC lane (no packing of two MACs into one DSP), one per product
+  whose operands fit 25 × 18 bits, 2 when one operand is 32 bits wide, 4 for a 32 × 32 product.
+  Plus the runtime index products of the address arithmetic, 1 DSP each (shapes fit 18 bits
+  after HLS's bit-width narrowing: an assumption), counted in the kernels.
+* BRAM18: every buffer the top template declares, split into the banks its partition pragmas ask
+  for; a bank of at most 1 Kbit goes to LUTRAM, a bigger one takes the cheapest 18 Kb aspect
+  ratio (16K×1 … 512×36) that holds it. Completely partitioned arrays are registers (FF).
+* LUT/FF: a line fitted to the fixture csynth reports: ``c0 + c_dsp × DSP + c_maxi × m_axi``
+  (see grace_flow.synth.calibration) with DSP the datapath DSPs (index products carry no
+  surrounding logic), plus LUTRAM and register bits of the buffers.
+
+The result is the same record type as :func:`grace_flow.synth.reports.parse_report`, with
+``kind`` "estimate" and ``tool`` "grace_flow estimate", so estimates and real reports sit side
+by side.
+"""
+
+from __future__ import annotations
+
+import math
+
+from grace_flow.hls.spec import check_spec, engine_constants
+from grace_flow.synth.board import Board
+
+TOOL = "grace_flow estimate"
+#: Bits of one BRAM18 tile and its aspect ratios (port width, depth).
+BRAM18_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
+#: A bank of at most this many bits is implemented in LUTRAM (HLS's choice for small memories).
+LUTRAM_MAX_BITS = 1024
+#: LUT and FF = c0 + c_dsp × DSP + c_maxi × (m_axi bundles): grace_flow.synth.calibration's fit
+#: on the fixture csynth.xml reports (relative least squares; residuals in docs/estimate.md).
+LOGIC_COEFFICIENTS = {
+    "LUT": {"c0": 374.4, "c_dsp": 187.3, "c_maxi": 4928.9},
+    "FF": {"c0": 313.0, "c_dsp": 133.4, "c_maxi": 1292.3},
+}
+#: DSP48E1 per runtime index product (operands narrowed to 18 × 25 bits: an assumption).
+INDEX_PRODUCT_DSP = 1
+
+
+def bram18_tiles(words: int, bits: int) -> int:
+    """BRAM18 tiles of one memory bank of ``words`` × ``bits`` (0 when it fits LUTRAM)."""
+    if words * bits <= LUTRAM_MAX_BITS:
+        return 0
+    return min(math.ceil(bits / width) * math.ceil(words / depth)
+               for width, depth in BRAM18_SHAPES)
+
+
+def buffers(engine: str, spec: dict) -> list[dict]:
+    """The on-chip arrays of ``<engine>_top.cpp.j2`` for ``spec``: name, words per bank, bits,
+    banks (partitioned as its pragmas say), and whether complete partitioning makes them FFs."""
+    c = engine_constants(engine, spec)
+
+    def array(name, elements, bits, banks, registers=False):
+        return {"name": name, "words": elements // banks, "bits": bits, "banks": banks,
+                "registers": registers}
+
+    if engine == "conv":
+        ui, uo = c["UNROLL_IN"], c["UNROLL_OUT"]
+        rows_w = c["TILE_ROWS"] * c["MAX_W"]
+        return [
+            # b.xin: ping-pong × channels split cyclic by UNROLL_IN.
+            array("xin", 2 * c["MAX_IN_C"] * c["IN_ROWS"] * c["MAX_W"], 8, 2 * ui),
+            # b.w: ping-pong × UNROLL_OUT complete × channels cyclic by UNROLL_IN.
+            array("w", 2 * uo * c["MAX_IN_C"] * c["KK"], 8, 2 * uo * ui),
+            array("res", 2 * uo * rows_w, 8, 2 * uo),
+            array("out", 2 * uo * rows_w, 8, 2 * uo),
+            # bias, mult, rmult (int32) and shift (uint8), complete: registers.
+            array("params", 2 * uo, 32 * 3 + 8, 2 * uo, registers=True),
+        ]
+    if engine == "grid_sample":
+        return [array("band", c["MAX_C"] * c["BAND_ROWS"] * c["MAX_W"], 8, c["UNROLL_C"])]
+    if engine == "upsample":
+        return [array("lines", 2 * 2 * c["MAX_W"], 16, 2)]
+    if engine == "elementwise":
+        return [array("table", 256, 16, 1), array("lines", c["MAX_C"] * c["MAX_W"], 8, 1)]
+    return [array("kp", 2 * c["MAX_KP"] * 2, 16, 4), array("table", 4096, 16, 1)]
+
+
+def dsp_count(engine: str, spec: dict) -> dict[str, int]:
+    """DSP48E1 of ``engine`` by part: datapath products and address (index) products."""
+    c = engine_constants(engine, spec)
+    if engine == "conv":
+        ui, uo = c["UNROLL_IN"], c["UNROLL_OUT"]
+        # Per output lane: acc × mult (32 × 32: 4 DSP), residual × rmult (8 × 32: 2 DSP).
+        requant = uo * (4 + 2 * c["HAS_RESIDUAL"])
+        return {"mac": ui * uo, "requant": requant, "index": 12 * INDEX_PRODUCT_DSP}
+    if engine == "grid_sample":
+        # Per lane: 4 corner products (Q22 weight × int8: 1 DSP each); once per pixel: the 4
+        # 2-D weights (12 × 12) and 2 coordinate scalings. Index: 4 + 3 per lane (the output
+        # address and the DDR fallback's c · in_h · in_w).
+        lanes = c["UNROLL_C"]
+        return {"mac": 4 * lanes, "pixel": 6, "index": (4 + 3 * lanes) * INDEX_PRODUCT_DSP}
+    if engine == "upsample":
+        # 4 weight products (9 × 9) per output, and 4 weight × value products per component.
+        comps = 2 if c["HAS_FIELD"] else 1
+        return {"mac": 4 * comps, "pixel": 4, "index": 4 * INDEX_PRODUCT_DSP}
+    if engine == "elementwise":
+        # affine x × m (8 × 32: 2), mul_map (8 × 8: 1), softmax e × reciprocal (16 × 40: 3).
+        ops = 2 * c["HAS_AFFINE"] + c["HAS_MUL_MAP"] + 3 * c["HAS_SOFTMAX"]
+        return {"mac": ops, "index": 3 * INDEX_PRODUCT_DSP}
+    # heatmap: squared distances (4) and diff × mult (32 × 32: 4); deform: mask × value (2).
+    ops = 8 * c["HAS_HEATMAP"] + 2 * c["HAS_DEFORM"]
+    return {"mac": ops, "index": 3 * INDEX_PRODUCT_DSP}
+
+
+def mac_lanes(engine: str, spec: dict) -> int:
+    """int8 MACs the engine can do per cycle (conv only; 0 for the other engines)."""
+    return spec["unroll_in"] * spec["unroll_out"] if engine == "conv" else 0
+
+
+def engine_resources(engine: str, spec: dict) -> dict[str, int]:
+    """LUT, FF, BRAM18 and DSP of ``engine`` built for ``spec`` (checked first)."""
+    check_spec(engine, spec)
+    parts = dsp_count(engine, spec)
+    dsp = sum(parts.values())
+    datapath = dsp - parts["index"]
+    bram = lutram_luts = register_bits = 0
+    for buf in buffers(engine, spec):
+        if buf["registers"]:
+            register_bits += buf["words"] * buf["bits"] * buf["banks"]
+            continue
+        tiles = bram18_tiles(buf["words"], buf["bits"])
+        bram += tiles * buf["banks"]
+        if tiles == 0:  # LUTRAM: one 64 × 1 LUT per 64 bits, two ports → twice
+            lutram_luts += 2 * math.ceil(buf["words"] * buf["bits"] / 64) * buf["banks"]
+    lut, ff = (LOGIC_COEFFICIENTS[key] for key in ("LUT", "FF"))
+    return {
+        "LUT": round(lut["c0"] + lut["c_dsp"] * datapath + lut["c_maxi"]) + lutram_luts,
+        "FF": round(ff["c0"] + ff["c_dsp"] * datapath + ff["c_maxi"]) + register_bits,
+        "BRAM18": bram,
+        "DSP": dsp,
+    }
+
+
+def estimate_engine(engine: str, spec: dict, board: Board, clock_mhz: float | None = None,
+                    instructions: list | None = None) -> dict:
+    """The estimate record of one engine: resources, clock, and (given its ``instructions``)
+    latency_cycles {min, max} over them; same keys as a parsed csynth report."""
+    from grace_flow.synth.cycles import instruction_cost
+
+    clock_ns = board.clock_ns(clock_mhz)
+    record = {
+        "kind": "estimate",
+        "tool": TOOL,
+        "tool_version": "1",
+        "toolchain": "estimate",
+        "part": board.part,
+        "top": f"{engine}_top",
+        "resources": {**engine_resources(engine, spec),
+                      "available": board.resources.model_dump()},
+        "clock_ns": {"target": clock_ns},
+        "source": {"file": None, "kind": "estimate"},
+        "assumptions": "modeled: see docs/estimate.md",
+    }
+    mine = [ins for ins in instructions or [] if ins.engine == engine]
+    if mine:
+        cycles = [instruction_cost(ins, spec, board, clock_mhz).cycles for ins in mine]
+        record["latency_cycles"] = {"min": min(cycles), "max": max(cycles)}
+    return record

@@ -1,0 +1,87 @@
+"""Per-frame model of a program on the co-processor: overlap schedule, fps, DSP use, DDR, energy.
+
+The host walks the program in order (grace_flow/compile/program.py): it issues instruction i
+when its dependencies are done and its engine is free, spending ``host_us`` on the register
+writes; engines run concurrently. The frame is at least as long as moving all its DDR bytes at
+the board's DDR peak. Energy is the board power model (PS + PL static + PL dynamic of the used
+resources at the clock) times the frame time. Every figure is "modeled".
+"""
+
+from __future__ import annotations
+
+from grace_flow.synth.board import Board
+from grace_flow.synth.budget import PLATFORM, total_resources
+from grace_flow.synth.cycles import KERNEL_PORT_BYTES, instruction_cost
+from grace_flow.synth.estimate import engine_resources, mac_lanes
+
+#: Host time per instruction: ~16 AXI-Lite register writes from the PYNQ driver (Python MMIO,
+#: about 2 µs each) plus the start and the wait. An assumption.
+HOST_US_PER_INSTRUCTION = 40.0
+#: The paper's figure (GRACE, arXiv 2511.09272, PYNQ-Z1).
+PAPER_UJ_PER_PIXEL = 11.7
+
+
+def schedule(instructions: list, costs: list[int], host_cycles: int) -> list[tuple[int, int]]:
+    """(start, finish) cycle of every instruction under in-order issue with overlap."""
+    engine_free: dict[str, int] = {}
+    host_free = 0
+    times: list[tuple[int, int]] = []
+    for ins, cycles in zip(instructions, costs):
+        ready = max([host_free, engine_free.get(ins.engine, 0)]
+                    + [times[d][1] for d in ins.deps])
+        start = ready + host_cycles
+        host_free = start
+        times.append((start, start + cycles))
+        engine_free[ins.engine] = start + cycles
+    return times
+
+
+def frame_model(instructions: list, specs: dict[str, dict], board: Board, clock_mhz: float,
+                pixels: int, port_bytes: int = KERNEL_PORT_BYTES,
+                host_us: float = HOST_US_PER_INSTRUCTION) -> dict:
+    """Modeled latency, fps, DSP utilisation, DDR bytes and µJ per pixel of one frame."""
+    mhz = board.pl_clock_mhz(clock_mhz)
+    costs = [instruction_cost(ins, specs[ins.engine], board, mhz, port_bytes)
+             for ins in instructions]
+    host_cycles = round(host_us * mhz)
+    times = schedule(instructions, [c.cycles for c in costs], host_cycles)
+    makespan = max((finish for _, finish in times), default=0)
+    ddr_bytes = sum(c.ddr_bytes for c in costs)
+    ddr_cycles = ddr_bytes / board.ddr_peak_bytes_per_s * mhz * 1e6
+    cycles = max(makespan, ddr_cycles)
+    seconds = cycles / (mhz * 1e6)
+    used = {engine: engine_resources(engine, spec) for engine, spec in specs.items()}
+    resources = total_resources(used)
+    power = board.power.watts(resources, mhz)
+    macs = sum(c.macs for c, ins in zip(costs, instructions) if ins.engine == "conv")
+    lanes = sum(mac_lanes(engine, spec) for engine, spec in specs.items())
+    busy = {engine: sum(c.cycles for c, ins in zip(costs, instructions) if ins.engine == engine)
+            for engine in specs}
+    joules = power["total"] * seconds
+    return {
+        "label": "modeled",
+        "clock_mhz": mhz,
+        "instructions": len(instructions),
+        "latency_cycles": round(cycles),
+        "latency_s": seconds,
+        "fps": 1 / seconds if seconds else float("inf"),
+        "bound": "ddr" if ddr_cycles > makespan else "schedule",
+        "engine_busy_cycles": busy,
+        "conv_macs": macs,
+        "mac_lanes": lanes,
+        "dsp_peak_utilization": macs / (board.resources.DSP * cycles) if cycles else 0.0,
+        "lane_utilization": macs / (lanes * cycles) if cycles and lanes else 0.0,
+        "ddr_bytes": ddr_bytes,
+        "resources": resources,
+        "power_w": power,
+        "energy_j": joules,
+        "uj_per_pixel": joules / pixels * 1e6,
+        "assumptions": {
+            "port_bytes_per_cycle": port_bytes,
+            "host_us_per_instruction": host_us,
+            "platform": PLATFORM["source"],
+            "power": "Board.power.watts: PS static + dynamic, PL static, PL dynamic per "
+                     "resource per MHz at default toggle rates; DDR chip power not included",
+            "dsp_peak": "1 int8 MAC per DSP48E1 per cycle (no packing)",
+        },
+    }

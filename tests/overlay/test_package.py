@@ -1,0 +1,104 @@
+"""Overlay package: manifest hashes (tamper test), provenance, register maps from the .hwh."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grace_flow.overlay.package import (
+    PackageError,
+    package_overlay,
+    register_map_from_hwh,
+    verify_manifest,
+)
+
+VENDOR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "vendor"
+
+
+def _inputs(tmp_path):
+    files = {}
+    for name, data in (("program.bin", b"GFPG\x01"), ("program.json", b"{}\n"),
+                       ("weights.bin", bytes(range(64))), ("conv.so", b"\x7fELF conv")):
+        files[name] = tmp_path / "in" / name
+        files[name].parent.mkdir(exist_ok=True)
+        files[name].write_bytes(data)
+    return files
+
+
+def _emulated(tmp_path, repo_dir):
+    files = _inputs(tmp_path)
+    return package_overlay(
+        tmp_path / "overlay", toolchain="estimate", program_bin=files["program.bin"],
+        program_json=files["program.json"], weights_bin=files["weights.bin"],
+        workflow_hash="ab" * 32, versions={"grace_flow": "0.1"},
+        engine_libs={"conv": files["conv.so"]}, repo_dir=repo_dir)
+
+
+def test_manifest_covers_every_file_and_verifies(tmp_path):
+    folder = _emulated(tmp_path, tmp_path)
+    manifest = verify_manifest(folder)
+    assert sorted(manifest["files"]) == ["engines/conv.so", "program.bin", "program.json",
+                                         "register_map.json", "weights.bin"]
+    assert manifest["git"] == {"commit": "unknown", "dirty": "unknown"}  # tmp is no repo
+    assert manifest["workflow_hash"] == "ab" * 32 and manifest["toolchain"] == "estimate"
+    regs = json.loads((folder / "register_map.json").read_text())
+    assert regs["conv"]["registers"]["in_off"] == 0 and regs["conv"]["registers"]["flags"] == 60
+
+
+def test_one_changed_byte_fails_naming_the_file(tmp_path):
+    folder = _emulated(tmp_path, tmp_path)
+    data = bytearray((folder / "weights.bin").read_bytes())
+    data[10] ^= 1
+    (folder / "weights.bin").write_bytes(bytes(data))
+    with pytest.raises(PackageError, match=r"^.*overlay: weights\.bin does not match its sha256 "
+                                           r"in manifest\.json; the package is damaged"):
+        verify_manifest(folder)
+
+
+def test_missing_file_fails(tmp_path):
+    folder = _emulated(tmp_path, tmp_path)
+    (folder / "program.bin").unlink()
+    with pytest.raises(PackageError, match=r"program\.bin is missing"):
+        verify_manifest(folder)
+
+
+def test_git_provenance_inside_the_repository(tmp_path):
+    manifest = verify_manifest(_emulated(tmp_path, Path(__file__).parent))
+    assert len(manifest["git"]["commit"]) == 40 and isinstance(manifest["git"]["dirty"], bool)
+
+
+def test_repackaging_replaces_the_folder(tmp_path):
+    folder = _emulated(tmp_path, tmp_path)
+    (folder / "stray.txt").write_text("old")
+    _emulated(tmp_path, tmp_path)
+    assert not (folder / "stray.txt").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_vitis_package_needs_the_bitstream(tmp_path):
+    files = _inputs(tmp_path)
+    with pytest.raises(PackageError, match="needs the bitstream and the .hwh"):
+        package_overlay(tmp_path / "o", toolchain="vitis", program_bin=files["program.bin"],
+                        program_json=files["program.json"], weights_bin=files["weights.bin"],
+                        workflow_hash="x", versions={})
+
+
+def test_register_map_from_the_fixture_hwh():
+    regs = register_map_from_hwh(VENDOR / "hwh" / "pynqz2_add_axilite.hwh")
+    assert regs["scalar_add"]["base"] == 0x4000_0000
+    assert regs["scalar_add"]["registers"] == {"a": 0x10, "b": 0x18, "c": 0x20, "c_ctrl": 0x24}
+    assert regs["scalar_add"]["vlnv"] == "xilinx.com:hls:add:1.0"
+
+
+def test_vitis_package_writes_the_hwh_register_map(tmp_path):
+    files = _inputs(tmp_path)
+    bit = tmp_path / "in" / "overlay.bit"
+    bit.write_bytes(b"bit")
+    folder = package_overlay(
+        tmp_path / "o", toolchain="vitis", program_bin=files["program.bin"],
+        program_json=files["program.json"], weights_bin=files["weights.bin"],
+        workflow_hash="x", versions={"vivado": "2020.2"}, bitstream=bit,
+        hwh=VENDOR / "hwh" / "pynqz2_add_axilite.hwh")
+    regs = json.loads((folder / "register_map.json").read_text())
+    assert regs["scalar_add"]["registers"]["b"] == 0x18
+    assert "overlay.hwh" in verify_manifest(folder)["files"]

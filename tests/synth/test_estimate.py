@@ -1,0 +1,161 @@
+"""The estimate backend: exact figures of the formulas for known specs, the calibration against
+the fixture reports, the budget message, and the design-space search."""
+
+import pytest
+from synth_support import VENDOR
+
+from grace_flow.compile.program import Instruction
+from grace_flow.hls.spec import default_spec
+from grace_flow.synth import calibration
+from grace_flow.synth.budget import PLATFORM, BudgetError, check_budget
+from grace_flow.synth.cycles import instruction_cost
+from grace_flow.synth.dse import SearchError, choose_folding
+from grace_flow.synth.estimate import (
+    LOGIC_COEFFICIENTS,
+    bram18_tiles,
+    engine_resources,
+    estimate_engine,
+)
+from grace_flow.synth.frame import frame_model, schedule
+from grace_flow.synth.reports import parse_report
+
+ENGINES = ("conv", "grid_sample", "upsample", "elementwise", "keypoint")
+#: Largest |relative error| of the LUT/FF fit over the fixtures (docs/estimate.md).
+STATED_RESIDUAL = 0.98
+
+
+def conv(node, in_c, size, out_c, flags=1, deps=()):
+    return Instruction("conv", node, dict(in_c=in_c, in_h=size, in_w=size, out_c=out_c,
+                                          kernel=3, stride=1, pad=1, flags=flags), list(deps))
+
+
+def test_default_conv_resources_are_the_formulas():
+    # BRAM18: xin 8 banks × 18432 B → 9 tiles each; w 32 banks × 1568 B → 1 each;
+    # res and out banks of 1 Kbit are LUTRAM.
+    # DSP: 16 MAC lanes + 4 lanes × (4 + 2) requant + 12 index products.
+    # LUT: 374.4 + 187.3 × 40 + 4928.9 + LUTRAM 2 arrays × 8 banks × 32 LUTs;
+    # FF: 313 + 133.4 × 40 + 1292.3 + 832 parameter register bits.
+    assert engine_resources("conv", default_spec("conv")) == {
+        "LUT": 13307, "FF": 7773, "BRAM18": 104, "DSP": 52}
+
+
+def test_bram_aspect_ratios_match_a_fixture_memory():
+    # pynqz1_hw_conv_csynth.rpt: two 509 × 8 line buffers, 1 BRAM_18K each.
+    assert bram18_tiles(509, 8) == 1
+    assert bram18_tiles(128, 8) == 0  # 1 Kbit: LUTRAM
+    assert bram18_tiles(1024, 36) == 2  # 512×36 twice deep, or 1024×18 twice wide
+
+
+def test_conv_and_grid_sample_cycles_are_the_formulas(board):
+    spec = default_spec("conv")
+    cost = instruction_cost(conv("c", 8, 8, 8), spec, board, 100)
+    # 2 blocks × 4 bands × (max(load 25+256 + 4·(25+13+288), compute 1280, store 164) + 4)
+    # + fill 25 + 256 + 4·(25 + 16) + 50 overhead.
+    assert (cost.cycles, cost.ddr_bytes, cost.macs) == (13207, 5280, 36864)
+    grid = Instruction("grid_sample", "g", dict(channels=8, in_h=8, in_w=8, out_h=8, out_w=8))
+    cost = instruction_cost(grid, default_spec("grid_sample"), board, 100)
+    # band load 25 + 512, 8 rows × (8 pixels × (25 + 12 + 2 groups × 16) + 25), + 50.
+    assert (cost.cycles, cost.ddr_bytes) == (5203, 1280)
+
+
+def test_estimate_record_has_the_report_shape(board):
+    record = estimate_engine("conv", default_spec("conv"), board, 100, [conv("c", 8, 8, 8)])
+    real = parse_report(VENDOR / "csynth" / "pynqz2_axil_conv2d.csynth.xml")
+    assert record["kind"] == "estimate" and record["tool"] == "grace_flow estimate"
+    assert set(real["resources"]) - {"URAM"} <= set(record["resources"])
+    assert record["latency_cycles"] == {"min": 13207, "max": 13207}
+    assert record["clock_ns"] == {"target": 10.0}
+    assert record["part"] == real["part"] == board.part
+
+
+def test_logic_coefficients_are_the_fixture_fit_within_the_stated_residual():
+    rows = calibration.fixture_rows(VENDOR / "csynth")
+    assert calibration.fit(rows) == LOGIC_COEFFICIENTS
+    errors = calibration.residuals(rows, LOGIC_COEFFICIENTS)
+    worst = max(abs(e) for per in errors.values() for e in per.values())
+    assert worst <= STATED_RESIDUAL
+    # The DSP-heavy fixture the model is closest to in kind: within 10 %.
+    assert abs(errors["image_fusion_blendtop"]["LUT"]) < 0.1
+
+
+def test_platform_overhead_is_the_ps_only_fixture():
+    used = parse_report(VENDOR / "vivado" / "pynq_add_utilization_placed.rpt")["resources"]
+    assert {k: used[k] for k in ("LUT", "FF", "BRAM18", "DSP")} == {
+        k: PLATFORM[k] for k in ("LUT", "FF", "BRAM18", "DSP")}
+
+
+def test_over_budget_message_names_resources_engines_and_keys(board):
+    spec = default_spec("conv") | {"unroll_in": 16, "unroll_out": 8}
+    used = {"conv": engine_resources("conv", spec),
+            "grid_sample": engine_resources("grid_sample", default_spec("grid_sample"))}
+    with pytest.raises(BudgetError) as err:
+        check_budget(used, board, 0.1)
+    assert str(err.value) == (
+        "over budget on pynq_z1 with margin 0.1: "
+        "LUT 49217 > 47880 (conv 39292, grid_sample 9424, platform 501; lower "
+        "engines.conv.unroll_out, engines.conv.unroll_in, engines.grid_sample.unroll_channels); "
+        "BRAM18 384 > 252 (conv 352, grid_sample 32, platform 0; lower "
+        "engines.conv.max_in_channels, engines.conv.max_width, engines.conv.kernel_sizes, "
+        "engines.conv.tile_rows); "
+        "DSP 226 > 198 (conv 188, grid_sample 38, platform 0; lower engines.conv.unroll_out, "
+        "engines.conv.unroll_in, engines.grid_sample.unroll_channels)")
+
+
+def test_fitting_design_returns_totals(board):
+    used = {e: engine_resources(e, default_spec(e)) for e in ("conv", "grid_sample")}
+    total = check_budget(used, board, 0.1)
+    assert total["DSP"] == 52 + used["grid_sample"]["DSP"]
+
+
+def test_schedule_overlaps_independent_engines():
+    ins = [conv("a", 8, 8, 8), Instruction("grid_sample", "g", {}), conv("b", 8, 8, 8, deps=[0])]
+    assert schedule(ins, [100, 50, 100], host_cycles=10) == [(10, 110), (20, 70), (120, 220)]
+
+
+def test_frame_model_is_labelled_and_consistent(board):
+    specs = {e: default_spec(e) for e in ENGINES}
+    frame = frame_model([conv("a", 16, 16, 16)], specs, board, 100, 64 * 64)
+    assert frame["label"] == "modeled"
+    assert frame["latency_s"] == pytest.approx(frame["latency_cycles"] / 100e6)
+    assert frame["uj_per_pixel"] == pytest.approx(
+        frame["power_w"]["total"] * frame["latency_s"] / 4096 * 1e6)
+    assert 0 < frame["lane_utilization"] <= 1
+
+
+PROGRAM = [conv("a", 32, 16, 32), conv("b", 32, 16, 64, flags=3, deps=[0]),
+           Instruction("grid_sample", "w", dict(channels=64, in_h=8, in_w=8, out_h=8, out_w=8),
+                       [1])]
+AUTO = {"conv": ["unroll_in", "unroll_out", "tile_rows"], "grid_sample": ["unroll_channels"]}
+
+
+def _search(board, margin, objective="latency"):
+    specs = {e: default_spec(e) for e in ("conv", "grid_sample")}
+    return choose_folding(specs, AUTO, PROGRAM, board, 100, margin, 64 * 64, objective)
+
+
+def test_search_is_deterministic_and_writes_the_choice(board):
+    first, rows = _search(board, 0.0)
+    again, rows_again = _search(board, 0.0)
+    assert first == again and rows == rows_again
+    assert first["conv"]["unroll_in"] * first["conv"]["unroll_out"] > 16  # beats the default
+    best = min(rows, key=lambda row: row["latency_s"])
+    assert best["choice"] == {f"{e}.{k}": first[e][k] for e, keys in sorted(AUTO.items())
+                              for k in keys}
+    assert [row["latency_s"] for row in rows] == sorted(
+        (row["latency_s"] for row in rows), reverse=True)
+
+
+def test_more_budget_is_never_slower(board):
+    latencies = []
+    for margin in (0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0):
+        specs, _ = _search(board, margin)
+        frame = frame_model(PROGRAM, specs, board, 100, 64 * 64)
+        latencies.append(frame["latency_s"])
+    assert latencies == sorted(latencies, reverse=True)
+    assert latencies[-1] < latencies[0]
+
+
+def test_search_without_room_says_what_to_change(board):
+    with pytest.raises(SearchError, match=r"^no folding of engines\.conv\.unroll_in, .* fits "
+                                          r"pynq_z1 with margin 0\.95; lower"):
+        _search(board, 0.95)
