@@ -4,8 +4,9 @@ import re
 
 import numpy as np
 import pytest
-from csim_support import Ddr, assert_exact, first_mismatch, run_case
+from csim_support import assert_exact, run_case
 
+from grace_flow.csim.ddr import Ddr, first_mismatch
 from grace_flow.csim.engines import EngineError
 from grace_flow.quant import numerics as nx
 
