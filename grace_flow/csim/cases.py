@@ -6,16 +6,22 @@ case respects the spec it is drawn for (capacities, kernel sizes, strides, featu
 every case is servable; the case index cycles through the spec's kernels × strides or modes so
 that a few dozen cases cover all of them, and fixed residues of the index hit the edges
 (saturation, capacity limits, grids far outside the image, all-equal softmax logits, ...).
-The per-engine draws live in cases_conv.py and cases_ops.py.
+The per-engine draws (Drafts) live in cases_conv.py and cases_ops.py.
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from grace_flow.csim import cases_conv, cases_ops
 from grace_flow.csim.ddr import Ddr, bytes_needed
+from grace_flow.csim.draft import Draft
 from grace_flow.hls.spec import check_spec
+
+
+#: Each engine's draw: (spec, rng, index) -> Draft.
+_DRAWS = {"conv": cases_conv.conv_case, **cases_ops.GENERATORS}
 
 
 @dataclass
@@ -34,32 +40,10 @@ class Case:
     tags: dict[str, tuple]
 
 
-@dataclass
-class Draft:
-    """A case before placement: operands by offset register, scalar registers, tags."""
-
-    regs: dict[str, int]
-    tags: dict[str, tuple]
-    inputs: list[tuple[str, np.ndarray, int]] = field(default_factory=list)
-    outputs: list[tuple[str, np.ndarray, int]] = field(default_factory=list)
-
-    def input(self, register: str, array: np.ndarray, align: int) -> None:
-        """Place ``array`` (already in its DDR dtype) and point ``register`` at it."""
-        self.inputs.append((register, np.ascontiguousarray(array), align))
-
-    def output(self, register: str, want: np.ndarray, align: int) -> None:
-        """Reserve room for ``want`` and point ``register`` at it; the engine must write it."""
-        self.outputs.append((register, np.ascontiguousarray(want), align))
-
-
 def make_case(engine: str, spec: dict, rng: np.random.Generator, index: int) -> Case:
     """Case number ``index`` of ``engine`` for ``spec``, its random draws taken from ``rng``."""
-    # Imported here: the engine modules import Draft from this one.
-    from grace_flow.csim import cases_conv, cases_ops
-
     check_spec(engine, spec)
-    draw = {"conv": cases_conv.conv_case, **cases_ops.GENERATORS}[engine]
-    return _place(engine, index, rng, draw(spec, rng, index))
+    return _place(engine, index, rng, _DRAWS[engine](spec, rng, index))
 
 
 def generate_cases(engine: str, spec: dict, rng: np.random.Generator, count: int) -> Iterator[Case]:

@@ -8,7 +8,7 @@ the widest row as read.
 
 import numpy as np
 
-from grace_flow.csim.cases import Draft
+from grace_flow.csim.draft import Draft
 from grace_flow.quant import numerics as nx
 
 #: Largest in_c · k² for which conv2d_int8's int32 accumulator bound holds (with a 2^16 bias).
@@ -60,20 +60,23 @@ def _layer(spec: dict, rng: np.random.Generator, index: int) -> dict:
     else:
         in_c = max_in if index % 20 == 0 else int(rng.integers(max(1, max_in // 2 - 4), max_in + 1))
     out_c = int(rng.integers(1, min(13, spec["max_out_channels"]) + 1))
-    if index % 25 == 12:
-        out_c = spec["max_out_channels"]
+    if index % 25 == 12:  # every output-channel block; few inputs keep the MAC count small
+        out_c, in_c = spec["max_out_channels"], min(in_c, 3)
     in_w = int(rng.integers(low, min(low + 9, width // factor) + 1))
     if index % 10 == 3:
         in_w = width // factor
+    in_h = int(rng.integers(low, low + 9))
+    if index % 10 == 7:  # at least two whole bands of tile_rows stored rows
+        in_h = low + 2 * spec["tile_rows"] * stride * (2 if pool else 1)
     return dict(kernel=kernel, stride=stride, pad=pad, upsample=upsample, pool=pool,
-                residual=residual, relu=relu, in_c=in_c, out_c=out_c,
-                in_h=int(rng.integers(low, low + 9)), in_w=in_w, saturate=index % 8 == 0)
+                residual=residual, relu=relu, in_c=in_c, out_c=out_c, in_h=in_h, in_w=in_w,
+                saturate=index % 8 == 0, bands=index % 10 == 7)
 
 
 def _tags(spec: dict, p: dict) -> dict[str, tuple]:
     names = ("relu", "pool", "upsample", "residual")
     edges = [name for name, hit in (
-        ("saturate", p["saturate"]), ("pad", p["pad"] > 0),
+        ("saturate", p["saturate"]), ("pad", p["pad"] > 0), ("bands", p["bands"]),
         ("max_in_channels", p["in_c"] == spec["max_in_channels"]),
         ("max_out_channels", p["out_c"] == spec["max_out_channels"]),
         ("max_width", p["in_w"] * (2 if p["upsample"] else 1) == spec["max_width"]),
