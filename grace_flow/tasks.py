@@ -15,10 +15,15 @@ from typing import Callable, Iterator
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
-from grace_flow.config import ConfigError, Workflow, load_workflow, resolve, section_digest
+from grace_flow.config import (ConfigError, Workflow, board_file, engine_settings, load_workflow,
+                               resolve, section_digest, stable_hash)
 from grace_flow.errors import FlowError
+from grace_flow.hls.registers import ENGINES
+from grace_flow.hls.render import KERNELS, SHARED_HEADERS, template_names
 
 ARTIFACTS = Path("artifacts")
+#: DDR alignment of every operand: one AXI burst of the 64-bit HP port (16 beats × 8 bytes).
+ALIGNMENT = 128
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,30 @@ class Paths:
     @property
     def quantized(self) -> Path:
         return self.root / "quantize"
+
+    @property
+    def compiled(self) -> Path:
+        return self.root / "compile"
+
+    def spec(self, engine: str) -> Path:
+        return self.compiled / "specs" / f"{engine}.json"
+
+    def hls(self, engine: str) -> Path:
+        return self.root / "hls" / engine
+
+    @property
+    def build(self) -> Path:
+        return self.root / "csim" / "build"
+
+    def csim_report(self, engine: str) -> Path:
+        return self.root / "csim" / f"{engine}.json"
+
+    def synth_report(self, engine: str) -> Path:
+        return self.root / "synth" / f"{engine}.json"
+
+    @property
+    def overlay(self) -> Path:
+        return self.root / "overlay"
 
 
 def run_stage(function: Callable[..., object]) -> Callable[..., object]:
@@ -108,6 +137,48 @@ def _quantize(**kwargs):
     quantize_model(**kwargs)
 
 
+def _compile(**kwargs):
+    from grace_flow.compile.stage import compile_program
+
+    compile_program(**kwargs)
+
+
+def _hls(**kwargs):
+    from grace_flow.hls.stage import hls_engine
+
+    hls_engine(**kwargs)
+
+
+def _csim_engine(**kwargs):
+    from grace_flow.csim.stage import csim_engine
+
+    csim_engine(**kwargs)
+
+
+def _csim_decoder(**kwargs):
+    from grace_flow.csim.decoder import csim_test_clips
+
+    csim_test_clips(**kwargs)
+
+
+def _synth_engine(**kwargs):
+    from grace_flow.synth.stage import synth_engine_report
+
+    synth_engine_report(**kwargs)
+
+
+def _synth_system(**kwargs):
+    from grace_flow.synth.stage import synth_system_report
+
+    synth_system_report(**kwargs)
+
+
+def _overlay(**kwargs):
+    from grace_flow.overlay.stage import build_overlay
+
+    build_overlay(**kwargs)
+
+
 class Graph:
     """All tasks of one workflow file; ``creators()`` feeds dodo.py's namespace."""
 
@@ -115,6 +186,14 @@ class Graph:
         self.workflow_path = Path(workflow_path)
         self.workflow: Workflow = load_workflow(self.workflow_path)
         self.paths = Paths(ARTIFACTS / self.workflow.name, self.workflow.data.clips.test)
+        self.board_path = board_file(self.workflow_path, self.workflow)
+
+    @property
+    def board(self):
+        """The board description (loaded when a task needs its numbers)."""
+        from grace_flow.synth.board import load_board
+
+        return load_board(self.board_path)
 
     @property
     def doit_config(self) -> dict:
@@ -129,7 +208,10 @@ class Graph:
     def creators(self) -> dict[str, Callable[[], object]]:
         """``task_*`` functions for doit, in flow order."""
         return {"task_data": self.task_data, "task_model": self.task_model,
-                "task_codec": self.task_codec, "task_quantize": self.task_quantize}
+                "task_codec": self.task_codec, "task_quantize": self.task_quantize,
+                "task_compile": self.task_compile, "task_hls": self.task_hls,
+                "task_csim": self.task_csim, "task_synth": self.task_synth,
+                "task_overlay": self.task_overlay}
 
     def _changed(self, *sections: str):
         return config_changed(section_digest(self.workflow, *sections))
@@ -237,6 +319,150 @@ class Graph:
             "targets": [str(self.paths.quantized / name) for name in OUTPUTS],
             "uptodate": [config_changed({**section_digest(self.workflow, "quantize"),
                                          "gop": self.workflow.codec.gop})],
+            "clean": True,
+        }
+
+
+    def task_compile(self) -> dict:
+        """Lower the quantized graph to the co-processor program; size the engine specs."""
+        from grace_flow.compile.stage import OUTPUTS
+
+        synth = self.workflow.synth
+        frame = self.workflow.data.frame_size
+        return {
+            "doc": "program, weight blob, DDR plan, engine requirements and specs, schedule",
+            "actions": [(run_stage(_compile), [], {
+                "qgraph_json": self.paths.quantized / "quantized_graph.json",
+                "qparams_npz": self.paths.quantized / "quantized_params.npz",
+                "out_dir": self.paths.compiled,
+                "engine_settings": engine_settings(self.workflow),
+                "ddr_limit": self.board.memory.ddr.size_mb << 20,
+                "alignment": ALIGNMENT,
+                "search": {"board": str(self.board_path), "clock_mhz": synth.clock_mhz,
+                           "margin": synth.margin, "pixels": frame * frame,
+                           "objective": synth.objective},
+            })],
+            "file_dep": [str(self.paths.quantized / "quantized_graph.json"),
+                         str(self.paths.quantized / "quantized_params.npz"), str(self.board_path)],
+            "targets": [str(self.paths.compiled / name) for name in OUTPUTS]
+            + [str(self.paths.spec(engine)) for engine in ENGINES],
+            "uptodate": [self._changed("engines", "synth")],
+            "clean": True,
+        }
+
+    def task_hls(self) -> Iterator[dict]:
+        """One task per engine: render its HLS C++ from its spec and templates."""
+        for engine in ENGINES:
+            kernels = [KERNELS / name for name in
+                       (*template_names(engine), *SHARED_HEADERS, f"{engine}_engine.h")]
+            yield {
+                "name": engine,
+                "doc": f"HLS C++ of the {engine} engine",
+                "actions": [(run_stage(_hls), [], {"engine": engine,
+                                                   "spec_path": self.paths.spec(engine),
+                                                   "out_dir": self.paths.hls(engine)})],
+                "file_dep": [str(self.paths.spec(engine))] + [str(k) for k in kernels],
+                "targets": [str(self.paths.hls(engine) / name) for name in
+                            (f"{engine}_config.h", f"{engine}_top.cpp", *SHARED_HEADERS,
+                             f"{engine}_engine.h")],
+                "clean": True,
+            }
+
+    def _hls_sources(self, engine: str) -> list[str]:
+        return [str(self.paths.hls(engine) / name) for name in
+                (f"{engine}_config.h", f"{engine}_top.cpp", *SHARED_HEADERS, f"{engine}_engine.h")]
+
+    def task_csim(self) -> Iterator[dict]:
+        """Per engine: g++ build + bit-exact self-test; then the whole decoder on every test frame."""
+        for engine in ENGINES:
+            yield {
+                "name": engine,
+                "doc": f"build the {engine} engine with g++ and prove it bit-exact",
+                "actions": [(run_stage(_csim_engine), [], {
+                    "engine": engine, "spec_path": self.paths.spec(engine),
+                    "sources_dir": self.paths.hls(engine), "build_dir": self.paths.build,
+                    "report_path": self.paths.csim_report(engine)})],
+                "file_dep": [str(self.paths.spec(engine)), *self._hls_sources(engine)],
+                "targets": [str(self.paths.csim_report(engine))],
+                "clean": True,
+            }
+        yield {
+            "name": "decoder",
+            "doc": "every test frame on the emulated co-processor vs the golden model",
+            "actions": [(run_stage(_csim_decoder), [], {
+                "program_dir": self.paths.compiled,
+                "specs_dir": self.paths.compiled / "specs",
+                "build_dir": self.paths.build,
+                "qgraph_json": self.paths.quantized / "quantized_graph.json",
+                "qparams_npz": self.paths.quantized / "quantized_params.npz",
+                "bitstreams": self.paths.bitstreams,
+                "report_path": self.paths.root / "csim" / "decoder.json"})],
+            "file_dep": [str(self.paths.compiled / n) for n in ("program.json", "weights.bin")]
+            + [str(self.paths.quantized / n) for n in ("quantized_graph.json",
+                                                      "quantized_params.npz")]
+            + [str(p) for p in self.paths.bitstreams]
+            + [str(self.paths.csim_report(engine)) for engine in ENGINES],
+            "targets": [str(self.paths.root / "csim" / "decoder.json")],
+            "clean": True,
+        }
+
+    def task_synth(self) -> Iterator[dict]:
+        """Per engine: resources and clock (vitis_hls or estimate); then the system budget/frame."""
+        synth = self.workflow.synth
+        for engine in ENGINES:
+            yield {
+                "name": engine,
+                "doc": f"synthesis report of the {engine} engine",
+                "actions": [(run_stage(_synth_engine), [], {
+                    "engine": engine, "spec_path": self.paths.spec(engine),
+                    "sources_dir": self.paths.hls(engine), "board_path": self.board_path,
+                    "clock_mhz": synth.clock_mhz, "toolchain": synth.toolchain,
+                    "workdir": self.paths.root / "synth" / engine,
+                    "report_path": self.paths.synth_report(engine)})],
+                "file_dep": [str(self.paths.spec(engine)), *self._hls_sources(engine),
+                             str(self.board_path)],
+                "targets": [str(self.paths.synth_report(engine))],
+                "uptodate": [config_changed({"clock_mhz": synth.clock_mhz,
+                                             "toolchain": synth.toolchain})],
+                "clean": True,
+            }
+        frame = self.workflow.data.frame_size
+        yield {
+            "name": "system",
+            "doc": "budget check on the board and the modeled frame (latency, fps, energy)",
+            "actions": [(run_stage(_synth_system), [], {
+                "engine_reports": {e: self.paths.synth_report(e) for e in ENGINES},
+                "specs_dir": self.paths.compiled / "specs",
+                "program_json": self.paths.compiled / "program.json",
+                "board_path": self.board_path, "clock_mhz": synth.clock_mhz,
+                "margin": synth.margin, "toolchain": synth.toolchain, "pixels": frame * frame,
+                "hls_dir": self.paths.root / "hls",
+                "workdir": self.paths.root / "synth" / "system",
+                "report_path": self.paths.root / "synth" / "system.json"})],
+            "file_dep": [str(self.paths.synth_report(e)) for e in ENGINES]
+            + [str(self.paths.compiled / "program.json"), str(self.board_path)],
+            "targets": [str(self.paths.root / "synth" / "system.json")],
+            "uptodate": [self._changed("synth")],
+            "clean": True,
+        }
+
+    def task_overlay(self) -> dict:
+        """The overlay package: program, weights, engines, manifest with hashes."""
+        return {
+            "doc": "package program, weights and engines with a verified manifest",
+            "actions": [(run_stage(_overlay), [], {
+                "out_dir": self.paths.overlay,
+                "program_dir": self.paths.compiled,
+                "csim_reports": {e: self.paths.csim_report(e) for e in ENGINES},
+                "build_dir": self.paths.build,
+                "system_report": self.paths.root / "synth" / "system.json",
+                "workflow_hash": stable_hash(self.workflow.model_dump(mode="json")),
+            })],
+            "file_dep": [str(self.paths.compiled / n) for n in
+                         ("program.bin", "program.json", "weights.bin")]
+            + [str(self.paths.csim_report(e)) for e in ENGINES]
+            + [str(self.paths.root / "synth" / "system.json")],
+            "targets": [str(self.paths.overlay / "manifest.json")],
             "clean": True,
         }
 

@@ -22,6 +22,11 @@ codec:
   gop: 2
 quantize:
   calibration_pairs: 4
+engines:
+  conv: {unroll_in: 4, unroll_out: 4, tile_rows: 2}
+  grid_sample: {unroll_channels: 4, band_rows: 8}
+synth:
+  toolchain: estimate
 """
 
 

@@ -6,7 +6,11 @@ from pathlib import Path
 
 from doit_helpers import REPO, TINY_WORKFLOW
 
-ALL = ["codec", "data", "model:decoder", "model:quality", "quantize"]
+ENGINES = ["conv", "elementwise", "grid_sample", "keypoint", "upsample"]
+ENGINE_CHAINS = {f"{stage}:{engine}" for stage in ("hls", "csim", "synth") for engine in ENGINES}
+SYSTEM = {"compile", "csim:decoder", "synth:system", "overlay"}
+ALL = sorted({"codec", "data", "model:decoder", "model:quality", "quantize"} | SYSTEM
+             | ENGINE_CHAINS)
 
 
 def write(path: Path, text: str) -> None:
@@ -21,7 +25,10 @@ def test_first_run_builds_all_then_nothing_runs(tmp_path, doit):
     root = tmp_path / "artifacts" / "tiny"
     for relative in ["data/clips.npz", "model/decoder.pt", "model/quality.json",
                      "codec/test_000.agc", "codec/test_001.agc", "codec/bitrate.json",
-                     "quantize/quantized_graph.json", "quantize/golden_vectors.npz"]:
+                     "quantize/quantized_graph.json", "quantize/golden_vectors.npz",
+                     "compile/program.bin", "compile/specs/conv.json", "hls/conv/conv_top.cpp",
+                     "csim/conv.json", "csim/decoder.json", "synth/system.json",
+                     "overlay/manifest.json"]:
         assert (root / relative).is_file(), relative
     assert not list(root.rglob("*.tmp")), "temporary files left behind"
     second = doit("workflow=w.yaml")
@@ -30,24 +37,58 @@ def test_first_run_builds_all_then_nothing_runs(tmp_path, doit):
     assert second.skipped == ALL
 
 
-def test_edits_rerun_only_the_stages_that_read_them(tmp_path, doit):
+def test_algorithm_edits_the_engines_serve_rebuild_no_engine(tmp_path, doit):
+    write(tmp_path / "w.yaml", TINY_WORKFLOW)
+    assert doit("workflow=w.yaml").returncode == 0
+    # More residual blocks and another keypoint count: new model, program and system; same engines.
+    edited = (TINY_WORKFLOW.replace("num_bottleneck_blocks: 1", "num_bottleneck_blocks: 2")
+              .replace("num_kp: 4", "num_kp: 5"))
+    write(tmp_path / "w.yaml", edited)
+    run = doit("workflow=w.yaml")
+    assert run.returncode == 0, run.stdout
+    assert set(run.executed) == {"model:decoder", "codec", "model:quality", "quantize"} | SYSTEM
+    assert not set(run.executed) & ENGINE_CHAINS
+    # A comment is not a change of content.
+    write(tmp_path / "w.yaml", "# a comment\n" + edited)
+    assert doit("workflow=w.yaml").executed == []
+
+
+def test_codec_edit_does_not_retrain(tmp_path, doit):
     write(tmp_path / "w.yaml", TINY_WORKFLOW)
     assert doit("workflow=w.yaml").returncode == 0
     write(tmp_path / "w.yaml", TINY_WORKFLOW.replace("gop: 2", "gop: 3"))
-    assert doit("workflow=w.yaml").executed == ["codec", "model:quality", "quantize"]
-    write(tmp_path / "w.yaml", TINY_WORKFLOW.replace("gop: 2", "gop: 3")
-          .replace("num_bottleneck_blocks: 1", "num_bottleneck_blocks: 2"))
-    assert doit("workflow=w.yaml").executed == ["codec", "model:decoder", "model:quality",
-                                                "quantize"]
-    write(tmp_path / "w.yaml", TINY_WORKFLOW.replace("gop: 2", "gop: 3")
-          .replace("num_bottleneck_blocks: 1", "num_bottleneck_blocks: 2")
-          .replace("frames_per_clip: 4", "frames_per_clip: 5"))
-    # An initialised (untrained) model does not read the clips, so it is not rebuilt.
-    assert doit("workflow=w.yaml").executed == ["codec", "data", "model:quality", "quantize"]
-    # A comment or key order is not a change of content.
-    text = (tmp_path / "w.yaml").read_text()
-    write(tmp_path / "w.yaml", "# a comment\n" + text)
-    assert doit("workflow=w.yaml").executed == []
+    executed = set(doit("workflow=w.yaml").executed)
+    assert {"codec", "model:quality", "quantize", "csim:decoder"} <= executed
+    assert not executed & ({"data", "model:decoder"} | ENGINE_CHAINS)
+
+
+def test_engine_parameter_edit_rebuilds_only_that_engine(tmp_path, doit):
+    write(tmp_path / "w.yaml", TINY_WORKFLOW)
+    assert doit("workflow=w.yaml").returncode == 0
+    write(tmp_path / "w.yaml", TINY_WORKFLOW.replace(
+        "grid_sample: {unroll_channels: 4, band_rows: 8}",
+        "grid_sample: {unroll_channels: 2, band_rows: 8}"))
+    run = doit("workflow=w.yaml")
+    assert run.returncode == 0, run.stdout
+    assert run.executed == sorted({"compile", "hls:grid_sample", "csim:grid_sample",
+                                   "synth:grid_sample", "csim:decoder", "synth:system", "overlay"})
+
+
+def test_engine_template_edit_rebuilds_only_that_engine(tmp_path, doit):
+    write(tmp_path / "w.yaml", TINY_WORKFLOW)
+    assert doit("workflow=w.yaml").returncode == 0
+    template = REPO / "kernels" / "upsample_top.cpp.j2"
+    original = template.read_bytes()
+    try:
+        template.write_bytes(original + b"{# an edit that renders to nothing #}\n")
+        run = doit("workflow=w.yaml")
+    finally:
+        template.write_bytes(original)
+    assert run.returncode == 0, run.stdout
+    # The estimate of an engine depends on its spec, not its template text: synth:system, which
+    # reads only the engine reports, stays up to date.
+    assert run.executed == sorted({"hls:upsample", "csim:upsample", "synth:upsample",
+                                   "csim:decoder", "overlay"})
 
 
 def test_workflows_keep_separate_artifacts_and_state(tmp_path, doit):
@@ -56,7 +97,7 @@ def test_workflows_keep_separate_artifacts_and_state(tmp_path, doit):
     assert doit("workflow=a.yaml").executed == ALL
     assert doit("workflow=b.yaml").executed == ALL
     assert doit("workflow=a.yaml").executed == []
-    assert (tmp_path / "artifacts" / "other" / "model" / "decoder.pt").is_file()
+    assert (tmp_path / "artifacts" / "other" / "overlay" / "manifest.json").is_file()
 
 
 def test_bad_workflow_is_one_line_and_nonzero(tmp_path, doit):
@@ -70,11 +111,12 @@ def test_bad_workflow_is_one_line_and_nonzero(tmp_path, doit):
 
 def test_user_error_inside_a_task_fails_with_one_line(tmp_path, doit):
     write(tmp_path / "w.yaml", TINY_WORKFLOW)
-    assert doit("workflow=w.yaml").returncode == 0
+    assert doit("workflow=w.yaml", "model").returncode == 0
     checkpoint = tmp_path / "artifacts" / "tiny" / "model" / "decoder.pt"
     (tmp_path / "ckpt.pt").write_bytes(checkpoint.read_bytes())
     mismatched = TINY_WORKFLOW.replace("source: init", "source: checkpoint\n  checkpoint: ckpt.pt")
-    write(tmp_path / "w.yaml", mismatched.replace("max_features: 8, num_down", "max_features: 16, num_down"))
+    write(tmp_path / "w.yaml", mismatched.replace("max_features: 8, num_down",
+                                                  "max_features: 16, num_down"))
     run = doit("workflow=w.yaml")
     assert run.returncode != 0
     assert "Traceback" not in run.stdout + run.stderr
@@ -88,8 +130,8 @@ def test_user_error_inside_a_task_fails_with_one_line(tmp_path, doit):
 def test_doit_list_and_info(tmp_path, doit):
     write(tmp_path / "w.yaml", TINY_WORKFLOW)
     listing = doit("list", "--all", "workflow=w.yaml")
-    assert [line.split()[0] for line in listing.stdout.splitlines()] == [
-        "codec", "data", "model", "model:decoder", "model:quality", "quantize"]
+    names = [line.split()[0] for line in listing.stdout.splitlines()]
+    assert sorted(n for n in names if n not in ("csim", "hls", "model", "synth")) == ALL
     info = doit("info", "model:quality", "workflow=w.yaml")
     assert "artifacts/tiny/model/quality.json" in info.stdout
 

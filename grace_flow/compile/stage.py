@@ -12,24 +12,44 @@ from grace_flow.fsutil import atomic_write_bytes, atomic_write_text, write_if_ch
 from grace_flow.quant.qgraph import QuantizedGraph
 
 #: Files written into ``out_dir`` besides requirements/<engine>.json and specs/<engine>.json.
-OUTPUTS = ("program.bin", "program.json", "weights.bin", "schedule.json")
+OUTPUTS = ("program.bin", "program.json", "weights.bin", "schedule.json", "pareto.json")
 
 
 def _json(value) -> str:
     return json.dumps(value, indent=1) + "\n"
 
 
+def size_folding(program, specs: dict, engine_settings: dict, search: dict | None) -> tuple:
+    """Run the design-space search on the ``auto`` unroll/tile keys (if any); (specs, pareto)."""
+    from grace_flow.synth.dse import CANDIDATES, choose_folding
+
+    auto_keys = {engine: [key for key, value in settings.items()
+                          if value == "auto" and (engine, key) in CANDIDATES]
+                 for engine, settings in engine_settings.items()}
+    auto_keys = {engine: keys for engine, keys in auto_keys.items() if keys}
+    if not auto_keys or search is None:
+        return specs, []
+    from grace_flow.synth.board import load_board
+
+    return choose_folding(specs, auto_keys, program.instructions, load_board(search["board"]),
+                          search["clock_mhz"], search["margin"], search["pixels"],
+                          search["objective"])
+
+
 def compile_program(qgraph_json, qparams_npz, out_dir, *, engine_settings: dict, ddr_limit: int,
-                    alignment: int) -> dict:
+                    alignment: int, search: dict | None = None) -> dict:
     """Lower the quantized graph, size the engine specs, schedule; write OUTPUTS and per-engine
     requirements/specs (those two only when their content changes, so unchanged engines stay
     up to date for doit). Nothing is written when the program cannot be compiled.
 
+    ``search`` (board, clock_mhz, margin, pixels, objective) enables the design-space search
+    for unroll/tile keys left ``auto``; its Pareto table goes to pareto.json.
     Returns a summary: instructions per engine, DDR, weight and arena bytes, cycles.
     """
     program, weights = lower(QuantizedGraph.load(qgraph_json, qparams_npz), alignment=alignment,
                              ddr_limit=ddr_limit)
     required, specs = engine_specs(program, engine_settings)
+    specs, front = size_folding(program, specs, engine_settings, search)
     timing = schedule(program, specs)
 
     out_dir = Path(out_dir)
@@ -39,6 +59,7 @@ def compile_program(qgraph_json, qparams_npz, out_dir, *, engine_settings: dict,
     program.save(out_dir / "program.bin", out_dir / "program.json")
     atomic_write_bytes(out_dir / "weights.bin", weights)
     atomic_write_text(out_dir / "schedule.json", _json(timing))
+    atomic_write_text(out_dir / "pareto.json", _json(front))
     counts: dict[str, int] = {}
     for ins in program.instructions:
         counts[ins.engine] = counts.get(ins.engine, 0) + 1
