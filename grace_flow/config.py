@@ -79,7 +79,7 @@ class GeneratorConfig(Section):
 
     block_expansion: Annotated[int, Field(ge=1, le=1024, description="First feature width.")] = 32
     max_features: Annotated[int, Field(ge=1, le=4096, description="Feature width cap.")] = 256
-    num_down_blocks: Annotated[int, Field(ge=1, le=6, description="Down (and up) blocks.")] = 2
+    num_down_blocks: Annotated[int, Field(ge=0, le=6, description="Down (and up) blocks.")] = 2
     num_bottleneck_blocks: Annotated[int, Field(ge=0, le=32, description="Residual blocks.")] = 3
     estimate_occlusion_map: bool = Field(True, description="Predict and apply an occlusion map.")
 
