@@ -1,20 +1,28 @@
 // conv_engine.h — the convolution engine (docs/numerics.md §3–§5, docs/engines.md).
 //
 // y = store(requant(bias + Σ X·w)), X the input as read (optionally nearest ×2 upsampled on load,
-// zero padded). Tiled over bands of Cfg::TILE_ROWS output rows × blocks of Cfg::UNROLL_OUT output
-// channels. Every tile has its own input band, weight block and output buffers, in two copies
-// (ping-pong): while tile t is loaded into one copy, tile t−1 is computed from the other and tile
-// t−2 is stored, so DDR reads, MACs and DDR writes overlap (a DATAFLOW region per stage).
+// zero padded). An output tile is a band of Cfg::TILE_ROWS output rows × a block of
+// Cfg::UNROLL_OUT output channels; its int32 partial sums live in a local accumulator while the
+// input channels stream through in blocks of Cfg::IN_BLOCK, so no buffer scales with the input
+// channels. A *step* is (tile, input block): load that block's input band and weights, then add
+// its MACs to the accumulator; the last step of a tile requantizes it. Steps are pipelined in two
+// copies (ping-pong): while step s is loaded into one copy, step s−1 is computed from the other
+// and the tile finished at step s−2 is stored (a DATAFLOW region per stage).
+//
+// DDR is a 64-bit word port (grace_ddr.h): input rows, weights, residual and output rows move as
+// whole words, 8 bytes per beat, at any byte alignment.
 //
 // Cfg (generated, <engine>_config.h): MAX_IN_C, MAX_OUT_C, MAX_W (widest row as read, after
-// upsample), MAX_K, MAX_STRIDE, KERNEL_MASK / STRIDE_MASK (bit n set: n supported), UNROLL_IN,
-// UNROLL_OUT, TILE_ROWS, HAS_RELU / HAS_POOL / HAS_UPSAMPLE / HAS_RESIDUAL, IN_ROWS, KK, and
-// `regs`, the register struct. The GF_STATUS_* and GF_CONV_* constants come from the config too.
+// upsample), ROW_WORDS (64-bit words of a MAX_W row), MAX_K, MAX_STRIDE, KERNEL_MASK /
+// STRIDE_MASK (bit n set: n supported), UNROLL_IN, UNROLL_OUT, IN_BLOCK, TILE_ROWS,
+// HAS_RELU / HAS_POOL / HAS_UPSAMPLE / HAS_RESIDUAL, IN_ROWS, KK, and `regs`, the register
+// struct. The GF_STATUS_* and GF_CONV_* constants come from the config too.
 #ifndef CONV_ENGINE_H
 #define CONV_ENGINE_H
 
 #include <cstdint>
 
+#include "grace_ddr.h"
 #include "grace_numerics.h"
 
 // Runtime geometry of one instruction, derived once from the registers.
@@ -24,6 +32,7 @@ struct ConvGeom {
     int out_h, out_w;       // conv output size
     int store_h, store_w;   // stored size (halved by pool)
     int n_blocks, n_tiles;  // output-channel blocks, tiles (bands × blocks)
+    int n_in, n_steps;      // input-channel blocks per tile, steps (tiles × input blocks)
 };
 
 template <class Cfg>
@@ -42,6 +51,8 @@ ConvGeom conv_geom(const typename Cfg::regs& r) {
     g.n_blocks = (static_cast<int>(r.out_c) + Cfg::UNROLL_OUT - 1) / Cfg::UNROLL_OUT;
     const int n_bands = (g.out_h + Cfg::TILE_ROWS - 1) / Cfg::TILE_ROWS;
     g.n_tiles = n_bands * g.n_blocks;
+    g.n_in = (static_cast<int>(r.in_c) + Cfg::IN_BLOCK - 1) / Cfg::IN_BLOCK;
+    g.n_steps = g.n_tiles * g.n_in;
     return g;
 }
 
@@ -86,61 +97,121 @@ int conv_band_rows(const ConvGeom& g, int band) {
     return left < Cfg::TILE_ROWS ? left : Cfg::TILE_ROWS;
 }
 
-// DDR → one copy of the tile buffers: input band (upsampled, rows outside the image zeroed),
-// weight block, per-channel parameters and, for a residual add, the residual rows.
-// t outside [0, n_tiles) is a pipeline bubble: nothing to do. Tiles run band by band, so this
-// copy often still holds the band (it was loaded for tile t − 2): then it is not read again.
+// Input channels in input block ib (the last one may be short).
 template <class Cfg>
-void conv_load(const int8_t* ddr, const typename Cfg::regs& r, const ConvGeom& g, int t,
-               int8_t xin[Cfg::MAX_IN_C][Cfg::IN_ROWS][Cfg::MAX_W],
-               int8_t w[Cfg::UNROLL_OUT][Cfg::MAX_IN_C][Cfg::KK], int32_t bias[Cfg::UNROLL_OUT],
+int conv_block_channels(const typename Cfg::regs& r, int ib) {
+    const int left = static_cast<int>(r.in_c) - ib * Cfg::IN_BLOCK;
+    return left < Cfg::IN_BLOCK ? left : Cfg::IN_BLOCK;
+}
+
+// Every byte of a word duplicated from the low 4 bytes of v: nearest ×2 upsampling of 4 columns.
+static inline uint64_t conv_spread(uint64_t v) {
+    uint64_t out = 0;
+    for (int b = 0; b < 8; ++b) {
+#pragma HLS UNROLL
+        out |= ((v >> (8 * (b >> 1))) & 0xFF) << (8 * b);
+    }
+    return out;
+}
+
+// DDR → one copy of the step buffers: the input band of the step's input block (upsampled,
+// rows outside the image zeroed), the weights of (output block, input block), the bias on a
+// tile's first step and the requant parameters and residual rows on its last. A copy that
+// still holds the same band and input block (from step s − 2) is not read again. s outside
+// [0, n_steps) is a pipeline bubble.
+template <class Cfg>
+void conv_load(const uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom& g, int s,
+               uint64_t xin[Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_WORDS],
+               int8_t w[Cfg::UNROLL_OUT][Cfg::IN_BLOCK][Cfg::KK], int32_t bias[Cfg::UNROLL_OUT],
                int32_t mult[Cfg::UNROLL_OUT], int32_t rmult[Cfg::UNROLL_OUT],
                uint8_t shift[Cfg::UNROLL_OUT],
-               int8_t res[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::MAX_W]) {
-    if (t < 0 || t >= g.n_tiles) return;
+               uint64_t res[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::ROW_WORDS]) {
+    if (s < 0 || s >= g.n_steps) return;
+    const int t = s / g.n_in, ib = s % g.n_in;
     const int band = t / g.n_blocks, block = t % g.n_blocks;
-    const int k = static_cast<int>(r.kernel), s = static_cast<int>(r.stride);
+    const int k = static_cast<int>(r.kernel), stride = static_cast<int>(r.stride);
     const int rows = conv_band_rows<Cfg>(g, band);
-    const int first = band * Cfg::TILE_ROWS * s - static_cast<int>(r.pad);
-    const int in_rows = (rows - 1) * s + k;
+    const int first = band * Cfg::TILE_ROWS * stride - static_cast<int>(r.pad);
+    const int in_rows = (rows - 1) * stride + k;
     const int src_w = static_cast<int>(r.in_w);
-    const bool band_held = t >= 2 && (t - 2) / g.n_blocks == band;
-    for (int i = 0; i < (band_held ? 0 : static_cast<int>(r.in_c)); ++i) {
+    const int nb = conv_block_channels<Cfg>(r, ib);
+    const int row_words = (g.in_w + 7) / 8;
+    const bool held = s >= 2 && ((s - 2) / g.n_in) / g.n_blocks == band && (s - 2) % g.n_in == ib;
+    for (int i = 0; i < (held ? 0 : nb); ++i) {
+        const int ch = ib * Cfg::IN_BLOCK + i;
         for (int rr = 0; rr < in_rows; ++rr) {
             const int row = first + rr;
             const bool inside = row >= 0 && row < g.in_h;
-            const uint64_t base =
-                r.in_off + (static_cast<uint64_t>(i) * r.in_h + (inside ? row >> g.up : 0)) * src_w;
-            for (int c = 0; c < g.in_w; ++c) {
+            GfReader in;
+            const uint64_t src_row = static_cast<uint64_t>(ch) * r.in_h + (row >> g.up);
+            if (inside) in.open(ddr, r.in_off + src_row * src_w, src_w);
+            for (int j = 0; j < row_words; ++j) {
 #pragma HLS PIPELINE II = 1
-                xin[i][rr][c] = inside ? ddr[base + (c >> g.up)] : static_cast<int8_t>(0);
+                // 8 columns as read per word: 8 source bytes, or 4 spread under upsample.
+                const int left = src_w - (g.up ? 4 : 8) * j;
+                const int n = g.up ? (left < 4 ? left : 4) : (left < 8 ? left : 8);
+                uint64_t v = 0;
+                if (inside) v = g.up ? conv_spread(in.take(n)) : in.take(n);
+                xin[i][rr][j] = v;
             }
         }
     }
     const bool residual = (r.flags >> GF_CONV_RESIDUAL) & 1;
-    const int kk = k * k;
-    for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
-        const int oc = block * Cfg::UNROLL_OUT + o;
-        if (oc >= static_cast<int>(r.out_c)) break;
-        bias[o] = gf_ld_i32(ddr, r.bias_off + 4ull * oc);
-        mult[o] = gf_ld_i32(ddr, r.mult_off + 4ull * oc);
-        shift[o] = gf_ld_u8(ddr, r.shift_off + static_cast<uint64_t>(oc));
-        rmult[o] = residual ? gf_ld_i32(ddr, r.res_mult_off + 4ull * oc) : 0;
-        for (int i = 0; i < static_cast<int>(r.in_c); ++i) {
-            const uint64_t base = r.w_off + (static_cast<uint64_t>(oc) * r.in_c + i) * kk;
-            for (int j = 0; j < kk; ++j) {
+    const int oc0 = block * Cfg::UNROLL_OUT;
+    const int nout = static_cast<int>(r.out_c) - oc0 < Cfg::UNROLL_OUT
+                         ? static_cast<int>(r.out_c) - oc0 : Cfg::UNROLL_OUT;
+    const int kk = k * k, chunks = (kk + 7) / 8;
+    for (int o = 0; o < nout; ++o) {
+        // The block's weights of one output channel are contiguous: nb · k² bytes, one burst,
+        // written up to 8 taps of one input channel per cycle.
+        GfReader wr;
+        wr.open(ddr, r.w_off + ((static_cast<uint64_t>(oc0) + o) * r.in_c +
+                                static_cast<uint64_t>(ib) * Cfg::IN_BLOCK) * kk,
+                static_cast<uint64_t>(nb) * kk);
+        for (int i = 0; i < nb; ++i) {
+            for (int q = 0; q < chunks; ++q) {
 #pragma HLS PIPELINE II = 1
-                w[o][i][j] = ddr[base + j];
+                const int n = kk - 8 * q < 8 ? kk - 8 * q : 8;
+                const uint64_t v = wr.take(n);
+                for (int b = 0; b < 8; ++b) {
+#pragma HLS UNROLL
+                    if (b < n) w[o][i][8 * q + b] = gf_byte(v, b);
+                }
             }
         }
-        if (!residual) continue;
-        for (int rr = 0; rr < rows; ++rr) {
-            const uint64_t base =
-                r.res_off +
-                (static_cast<uint64_t>(oc) * g.out_h + band * Cfg::TILE_ROWS + rr) * g.out_w;
-            for (int c = 0; c < g.out_w; ++c) {
+    }
+    if (ib == 0) {
+        GfReader pb;
+        pb.open(ddr, r.bias_off + 4ull * oc0, 4ull * nout);
+        for (int o = 0; o < nout; ++o) {
 #pragma HLS PIPELINE II = 1
-                res[o][rr][c] = ddr[base + c];
+            bias[o] = static_cast<int32_t>(static_cast<uint32_t>(pb.take(4)));
+        }
+    }
+    if (ib != g.n_in - 1) return;
+    GfReader pm, ps, pr;
+    pm.open(ddr, r.mult_off + 4ull * oc0, 4ull * nout);
+    ps.open(ddr, r.shift_off + static_cast<uint64_t>(oc0), nout);
+    if (residual) pr.open(ddr, r.res_mult_off + 4ull * oc0, 4ull * nout);
+    for (int o = 0; o < nout; ++o) {
+#pragma HLS PIPELINE II = 1
+        mult[o] = static_cast<int32_t>(static_cast<uint32_t>(pm.take(4)));
+        shift[o] = static_cast<uint8_t>(ps.take(1));
+        rmult[o] = residual ? static_cast<int32_t>(static_cast<uint32_t>(pr.take(4))) : 0;
+    }
+    if (!residual) return;
+    const int out_words = (g.out_w + 7) / 8;
+    for (int o = 0; o < nout; ++o) {
+        // The band's residual rows of one channel are contiguous in DDR.
+        GfReader rd;
+        rd.open(ddr, r.res_off + ((static_cast<uint64_t>(oc0) + o) * g.out_h +
+                                  static_cast<uint64_t>(band) * Cfg::TILE_ROWS) * g.out_w,
+                static_cast<uint64_t>(rows) * g.out_w);
+        for (int rr = 0; rr < rows; ++rr) {
+            for (int j = 0; j < out_words; ++j) {
+#pragma HLS PIPELINE II = 1
+                const int n = g.out_w - 8 * j < 8 ? g.out_w - 8 * j : 8;
+                res[o][rr][j] = rd.take(n);
             }
         }
     }
@@ -156,133 +227,172 @@ static inline int8_t conv_requant(int32_t acc, int32_t mult, int32_t rmult, uint
     return gf_sat8(v);
 }
 
-// One tile of MACs: per output pixel, UNROLL_OUT × UNROLL_IN products per cycle, then requant.
+// One step of MACs into the tile's accumulator: per tap and group of UNROLL_IN input channels,
+// one pipelined pass over the band's output pixels doing UNROLL_OUT × UNROLL_IN MACs per cycle.
+// The tile's first step starts from the bias; its last requantizes the accumulator into `out`
+// (one output per cycle, packed 8 to a word).
 template <class Cfg>
-void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int t,
-                  const int8_t xin[Cfg::MAX_IN_C][Cfg::IN_ROWS][Cfg::MAX_W],
-                  const int8_t w[Cfg::UNROLL_OUT][Cfg::MAX_IN_C][Cfg::KK],
+void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
+                  const uint64_t xin[Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_WORDS],
+                  const int8_t w[Cfg::UNROLL_OUT][Cfg::IN_BLOCK][Cfg::KK],
                   const int32_t bias[Cfg::UNROLL_OUT], const int32_t mult[Cfg::UNROLL_OUT],
                   const int32_t rmult[Cfg::UNROLL_OUT], const uint8_t shift[Cfg::UNROLL_OUT],
-                  const int8_t res[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::MAX_W],
-                  int8_t out[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::MAX_W]) {
-    if (t < 0 || t >= g.n_tiles) return;
-    const int k = static_cast<int>(r.kernel), s = static_cast<int>(r.stride);
-    const int p = static_cast<int>(r.pad), in_c = static_cast<int>(r.in_c);
+                  const uint64_t res[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::ROW_WORDS],
+                  int32_t acc[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::MAX_W],
+                  uint64_t out[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::ROW_WORDS]) {
+    if (s < 0 || s >= g.n_steps) return;
+    const int t = s / g.n_in, ib = s % g.n_in;
+    const int k = static_cast<int>(r.kernel), stride = static_cast<int>(r.stride);
+    const int p = static_cast<int>(r.pad);
     const int rows = conv_band_rows<Cfg>(g, t / g.n_blocks);
-    const int in_groups = (in_c + Cfg::UNROLL_IN - 1) / Cfg::UNROLL_IN;
-    const bool relu = (r.flags >> GF_CONV_RELU) & 1;
-    const bool residual = (r.flags >> GF_CONV_RESIDUAL) & 1;
-    for (int rr = 0; rr < rows; ++rr) {
-        for (int c = 0; c < g.out_w; ++c) {
-            int32_t acc[Cfg::UNROLL_OUT];
-#pragma HLS ARRAY_PARTITION variable = acc complete
-            for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
-#pragma HLS UNROLL
-                acc[o] = bias[o];
-            }
-            for (int ky = 0; ky < k; ++ky) {
-                for (int kx = 0; kx < k; ++kx) {
-                    const int col = c * s + kx - p;
-                    const bool inside = col >= 0 && col < g.in_w;
-                    for (int ig = 0; ig < in_groups; ++ig) {
+    const int nb = conv_block_channels<Cfg>(r, ib);
+    const int groups = (nb + Cfg::UNROLL_IN - 1) / Cfg::UNROLL_IN;
+    const int pixels = rows * g.out_w;
+    for (int ky = 0; ky < k; ++ky) {
+        for (int kx = 0; kx < k; ++kx) {
+            for (int gi = 0; gi < groups; ++gi) {
+                const bool start = ib == 0 && ky == 0 && kx == 0 && gi == 0;
+                int rr = 0, c = 0;
+                for (int px = 0; px < pixels; ++px) {
 #pragma HLS PIPELINE II = 1
-                        for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
+#pragma HLS DEPENDENCE variable = acc inter false
+                    const int col = c * stride + kx - p;
+                    const bool inside = col >= 0 && col < g.in_w;
+                    const int row = rr * stride + ky;
+                    for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
 #pragma HLS UNROLL
-                            for (int u = 0; u < Cfg::UNROLL_IN; ++u) {
+                        int32_t a = start ? bias[o] : acc[o][rr][c];
+                        for (int u = 0; u < Cfg::UNROLL_IN; ++u) {
 #pragma HLS UNROLL
-                                const int i = ig * Cfg::UNROLL_IN + u;
-                                // A channel beyond in_c or a padding column contributes 0.
-                                if (i < in_c && inside) {
-                                    acc[o] += static_cast<int32_t>(xin[i][rr * s + ky][col]) *
-                                              w[o][i][ky * k + kx];
-                                }
+                            const int i = gi * Cfg::UNROLL_IN + u;
+                            // A channel beyond the block or a padding column contributes 0.
+                            if (i < nb && inside) {
+                                a += static_cast<int32_t>(gf_byte(xin[i][row][col >> 3], col & 7)) *
+                                     w[o][i][ky * k + kx];
                             }
                         }
+                        acc[o][rr][c] = a;
+                    }
+                    if (++c == g.out_w) {
+                        c = 0;
+                        ++rr;
                     }
                 }
             }
-            for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
-#pragma HLS UNROLL
-                out[o][rr][c] = conv_requant(acc[o], mult[o], rmult[o], shift[o],
-                                             residual ? res[o][rr][c] : static_cast<int8_t>(0),
-                                             residual, relu);
+        }
+    }
+    if (ib != g.n_in - 1) return;
+    const bool relu = (r.flags >> GF_CONV_RELU) & 1;
+    const bool residual = (r.flags >> GF_CONV_RESIDUAL) & 1;
+    const int oc0 = (t % g.n_blocks) * Cfg::UNROLL_OUT;
+    for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
+        if (oc0 + o >= static_cast<int>(r.out_c)) break;
+        for (int rr = 0; rr < rows; ++rr) {
+            uint64_t word = 0;
+            for (int c = 0; c < g.out_w; ++c) {
+#pragma HLS PIPELINE II = 1
+                const int8_t rv = residual ? gf_byte(res[o][rr][c >> 3], c & 7)
+                                           : static_cast<int8_t>(0);
+                const int8_t v = conv_requant(acc[o][rr][c], mult[o], rmult[o], shift[o], rv,
+                                              residual, relu);
+                word |= static_cast<uint64_t>(static_cast<uint8_t>(v)) << (8 * (c & 7));
+                if ((c & 7) == 7 || c == g.out_w - 1) {
+                    out[o][rr][c >> 3] = word;
+                    word = 0;
+                }
             }
         }
     }
 }
 
-// One copy of the output buffers → DDR, through the 2×2 average pool when flags.pool
-// (numerics.md §4; TILE_ROWS is even whenever pool is built, so pairs never straddle tiles).
+// The stored bytes of pooled word j of rows (2·pr, 2·pr + 1): columns 16j .. 16j + 15 averaged
+// in pairs (numerics.md §4).
 template <class Cfg>
-void conv_store(int8_t* ddr, const typename Cfg::regs& r, const ConvGeom& g, int t,
-                const int8_t out[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::MAX_W]) {
-    if (t < 0 || t >= g.n_tiles) return;
+uint64_t conv_pool_word(const uint64_t out[Cfg::TILE_ROWS][Cfg::ROW_WORDS], int pr, int j) {
+    const int hi = 2 * j + 1 < Cfg::ROW_WORDS ? 2 * j + 1 : 2 * j;
+    const uint64_t a0 = out[2 * pr][2 * j], a1 = out[2 * pr][hi];
+    const uint64_t b0 = out[2 * pr + 1][2 * j], b1 = out[2 * pr + 1][hi];
+    uint64_t v = 0;
+    for (int b = 0; b < 8; ++b) {
+#pragma HLS UNROLL
+        const uint64_t top = b < 4 ? a0 : a1, bottom = b < 4 ? b0 : b1;
+        const int lo = (2 * b) & 7;
+        const int sum = gf_byte(top, lo) + gf_byte(top, lo + 1) + gf_byte(bottom, lo) +
+                        gf_byte(bottom, lo + 1);
+        v |= static_cast<uint64_t>(static_cast<uint8_t>(gf_sat8(gf_rhu(sum, 2)))) << (8 * b);
+    }
+    return v;
+}
+
+// One copy of the output buffers → DDR, through the 2×2 average pool when flags.pool (TILE_ROWS
+// is even whenever pool is built, so pairs never straddle tiles). A tile's rows of one channel
+// are one contiguous DDR span, written as whole words (partial end words read-modify-write).
+// Only the step that finished a tile stores.
+template <class Cfg>
+void conv_store(uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom& g, int s,
+                const uint64_t out[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::ROW_WORDS]) {
+    if (s < 0 || s >= g.n_steps || s % g.n_in != g.n_in - 1) return;
+    const int t = s / g.n_in;
     const int band = t / g.n_blocks, block = t % g.n_blocks;
     const bool pool = (r.flags >> GF_CONV_POOL) & 1;
     const int rows = conv_band_rows<Cfg>(g, band);
+    const int row0 = pool ? band * Cfg::TILE_ROWS / 2 : band * Cfg::TILE_ROWS;
+    int stored = pool ? rows / 2 : rows;
+    if (row0 + stored > g.store_h) stored = g.store_h - row0;
+    const int words = (g.store_w + 7) / 8;
     for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
         const int oc = block * Cfg::UNROLL_OUT + o;
         if (oc >= static_cast<int>(r.out_c)) break;
-        if (pool) {
-            const int row0 = band * Cfg::TILE_ROWS / 2;
-            for (int pr = 0; pr < rows / 2 && row0 + pr < g.store_h; ++pr) {
-                const uint64_t base =
-                    r.out_off + (static_cast<uint64_t>(oc) * g.store_h + row0 + pr) * g.store_w;
-                for (int pc = 0; pc < g.store_w; ++pc) {
+        GfWriter wr;
+        wr.open(ddr, r.out_off + (static_cast<uint64_t>(oc) * g.store_h + row0) * g.store_w);
+        for (int pr = 0; pr < stored; ++pr) {
+            for (int j = 0; j < words; ++j) {
 #pragma HLS PIPELINE II = 1
-                    const int sum = out[o][2 * pr][2 * pc] + out[o][2 * pr][2 * pc + 1] +
-                                    out[o][2 * pr + 1][2 * pc] + out[o][2 * pr + 1][2 * pc + 1];
-                    ddr[base + pc] = gf_sat8(gf_rhu(sum, 2));
-                }
-            }
-        } else {
-            for (int rr = 0; rr < rows; ++rr) {
-                const uint64_t base =
-                    r.out_off +
-                    (static_cast<uint64_t>(oc) * g.out_h + band * Cfg::TILE_ROWS + rr) * g.out_w;
-                for (int c = 0; c < g.out_w; ++c) {
-#pragma HLS PIPELINE II = 1
-                    ddr[base + c] = out[o][rr][c];
-                }
+                const int n = g.store_w - 8 * j < 8 ? g.store_w - 8 * j : 8;
+                wr.put(pool ? conv_pool_word<Cfg>(out[o], pr, j) : out[o][pr][j], n);
             }
         }
+        wr.close();
     }
 }
 
-// The ping-pong buffers: index 0 and 1 of the leading dimension are the two copies.
+// The ping-pong buffers: index 0 and 1 of the leading dimension are the two copies; the
+// accumulator is the compute stage's own (one tile at a time).
 template <class Cfg>
 struct ConvBuffers {
-    int8_t xin[2][Cfg::MAX_IN_C][Cfg::IN_ROWS][Cfg::MAX_W];
-    int8_t w[2][Cfg::UNROLL_OUT][Cfg::MAX_IN_C][Cfg::KK];
+    uint64_t xin[2][Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_WORDS];
+    int8_t w[2][Cfg::UNROLL_OUT][Cfg::IN_BLOCK][Cfg::KK];
     int32_t bias[2][Cfg::UNROLL_OUT];
     int32_t mult[2][Cfg::UNROLL_OUT];
     int32_t rmult[2][Cfg::UNROLL_OUT];
     uint8_t shift[2][Cfg::UNROLL_OUT];
-    int8_t res[2][Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::MAX_W];
-    int8_t out[2][Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::MAX_W];
+    uint64_t res[2][Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::ROW_WORDS];
+    uint64_t out[2][Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::ROW_WORDS];
+    int32_t acc[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::MAX_W];
 };
 
-// Stage t of the tile pipeline with copy P: load tile t into copy P, compute tile t−1 from copy
-// 1−P, store tile t−2 from copy P. The three touch disjoint buffers, hence DATAFLOW.
+// Stage s of the step pipeline with copy P: load step s into copy P, compute step s−1 from copy
+// 1−P (its output, when it ends a tile, into out[1−P]) and store the tile ended by step s−2 from
+// out[P]. The three touch disjoint buffers, hence DATAFLOW.
 template <class Cfg, int P>
-void conv_stage(int8_t* ddr, const typename Cfg::regs& r, const ConvGeom& g, int t,
+void conv_stage(uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom& g, int s,
                 ConvBuffers<Cfg>& b) {
 #pragma HLS DATAFLOW
-    conv_load<Cfg>(ddr, r, g, t, b.xin[P], b.w[P], b.bias[P], b.mult[P], b.rmult[P], b.shift[P],
+    conv_load<Cfg>(ddr, r, g, s, b.xin[P], b.w[P], b.bias[P], b.mult[P], b.rmult[P], b.shift[P],
                    b.res[P]);
-    conv_compute<Cfg>(r, g, t - 1, b.xin[1 - P], b.w[1 - P], b.bias[1 - P], b.mult[1 - P],
-                      b.rmult[1 - P], b.shift[1 - P], b.res[1 - P], b.out[1 - P]);
-    conv_store<Cfg>(ddr, r, g, t - 2, b.out[P]);
+    conv_compute<Cfg>(r, g, s - 1, b.xin[1 - P], b.w[1 - P], b.bias[1 - P], b.mult[1 - P],
+                      b.rmult[1 - P], b.shift[1 - P], b.res[1 - P], b.acc, b.out[1 - P]);
+    conv_store<Cfg>(ddr, r, g, s - 2, b.out[P]);
 }
 
 // Run one checked instruction (conv_check returned GF_STATUS_OK).
 template <class Cfg>
-void conv_run(int8_t* ddr, const typename Cfg::regs& r, ConvBuffers<Cfg>& b) {
+void conv_run(uint64_t* ddr, const typename Cfg::regs& r, ConvBuffers<Cfg>& b) {
     const ConvGeom g = conv_geom<Cfg>(r);
-    // n_tiles + 2 stages drain the pipeline; stages go in pairs so each copy index is constant.
-    for (int t = 0; t < g.n_tiles + 2; t += 2) {
-        conv_stage<Cfg, 0>(ddr, r, g, t, b);
-        conv_stage<Cfg, 1>(ddr, r, g, t + 1, b);
+    // n_steps + 2 stages drain the pipeline; stages go in pairs so each copy index is constant.
+    for (int s = 0; s < g.n_steps + 2; s += 2) {
+        conv_stage<Cfg, 0>(ddr, r, g, s, b);
+        conv_stage<Cfg, 1>(ddr, r, g, s + 1, b);
     }
 }
 

@@ -9,6 +9,7 @@ the widest row as read.
 import numpy as np
 
 from grace_flow.csim.draft import Draft
+from grace_flow.hls.spec import engine_constants
 from grace_flow.quant import numerics as nx
 
 #: Largest in_c · k² for which conv2d_int8's int32 accumulator bound holds (with a 2^16 bias).
@@ -80,6 +81,8 @@ def _tags(spec: dict, p: dict) -> dict[str, tuple]:
         ("max_in_channels", p["in_c"] == spec["max_in_channels"]),
         ("max_out_channels", p["out_c"] == spec["max_out_channels"]),
         ("max_width", p["in_w"] * (2 if p["upsample"] else 1) == spec["max_width"]),
+        # Several input-channel blocks accumulate into one tile.
+        ("in_blocks", p["in_c"] > engine_constants("conv", spec)["IN_BLOCK"]),
     ) if hit]
     return {"kernels": (p["kernel"],), "strides": (p["stride"],),
             "features": tuple(name for name in names if p[name]), "edges": tuple(edges)}

@@ -19,7 +19,7 @@ KERNELS = Path(__file__).resolve().parents[2] / "kernels"
 #: Templates shared by every engine (besides its own <engine>_top.cpp.j2).
 SHARED_TEMPLATES = ("engine_config.h.j2", "engine_top.j2")
 #: Hand-written headers every engine needs.
-SHARED_HEADERS = ("grace_numerics.h",)
+SHARED_HEADERS = ("grace_numerics.h", "grace_ddr.h")
 
 
 def template_names(engine: str) -> list[str]:

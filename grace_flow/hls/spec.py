@@ -24,6 +24,7 @@ _DEFAULTS = {
         "strides": [1, 2],
         "unroll_in": 4,
         "unroll_out": 4,
+        "in_block": 16,
         "tile_rows": 2,
         "features": ["relu", "pool", "upsample", "residual"],
     },
@@ -108,6 +109,7 @@ def check_spec(engine: str, spec: dict) -> None:
         _sizes(engine, spec, "strides", 4)
         _count(engine, spec, "unroll_in", 1, 64)
         _count(engine, spec, "unroll_out", 1, 64)
+        _count(engine, spec, "in_block", 1, 4096)
         _count(engine, spec, "tile_rows", 1, 64)
         features = _names(engine, spec, "features", list(CONV_FLAGS))
         _divides(engine, spec, "unroll_in", "max_in_channels")
@@ -141,6 +143,8 @@ def engine_constants(engine: str, spec: dict) -> dict[str, int]:
             "MAX_IN_C": spec["max_in_channels"],
             "MAX_OUT_C": spec["max_out_channels"],
             "MAX_W": spec["max_width"],
+            # 64-bit words of the widest row as read (input band, residual and output rows).
+            "ROW_WORDS": -(-spec["max_width"] // 8),
             "MAX_K": max_k,
             "MAX_STRIDE": max_stride,
             "KK": max_k * max_k,
@@ -149,6 +153,10 @@ def engine_constants(engine: str, spec: dict) -> dict[str, int]:
             "STRIDE_MASK": sum(1 << s for s in set(spec["strides"])),
             "UNROLL_IN": spec["unroll_in"],
             "UNROLL_OUT": spec["unroll_out"],
+            # Input channels buffered per step: in_block rounded up to whole unroll_in groups,
+            # never more than an instruction can have (max_in_channels is a multiple too).
+            "IN_BLOCK": min(-(-spec["in_block"] // spec["unroll_in"]) * spec["unroll_in"],
+                            spec["max_in_channels"]),
             "TILE_ROWS": spec["tile_rows"],
             **{f"HAS_{name.upper()}": int(name in features) for name in CONV_FLAGS},
         }

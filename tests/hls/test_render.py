@@ -24,7 +24,8 @@ def test_render_is_deterministic_and_hashed(tmp_path, engine):
     second = _texts(render_engine(engine, default_spec(engine), tmp_path / "b"))
     assert first == second
     assert sorted(first) == sorted(
-        [f"{engine}_config.h", f"{engine}_top.cpp", f"{engine}_engine.h", "grace_numerics.h"]
+        [f"{engine}_config.h", f"{engine}_top.cpp", f"{engine}_engine.h", "grace_numerics.h",
+         "grace_ddr.h"]
     )
     for name in (f"{engine}_config.h", f"{engine}_top.cpp"):
         assert HEADER.match(first[name].splitlines()[0]), name
