@@ -26,7 +26,8 @@ PLATFORM = {
 FIX_KEYS = {
     "DSP": {"conv": ["unroll_out", "unroll_in"], "grid_sample": ["unroll_channels"]},
     "BRAM18": {
-        "conv": ["max_in_channels", "max_width", "kernel_sizes", "tile_rows"],
+        # conv's buffers scale with the input block, not with max_in_channels.
+        "conv": ["max_width", "in_block", "tile_rows", "kernel_sizes"],
         "grid_sample": ["max_channels", "band_rows", "max_width"],
         "upsample": ["max_width"],
         "elementwise": ["max_channels", "max_width"],

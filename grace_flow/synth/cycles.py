@@ -1,8 +1,9 @@
 """Cycles, DDR bytes and MACs of one engine instruction, modelled on the loops of kernels/*.h.
 
-Every engine reaches DDR through one m_axi port of int8 (``int8_t* ddr``): a pipelined loop moves
-``port_bytes`` bytes per cycle on the read channel and as many on the write channel (AXI reads
-and writes are separate channels), 1 as the kernels are written. The first beat of every entry
+Every engine reaches DDR through one m_axi port: conv's is 64-bit (``uint64_t* ddr``, 8 bytes per
+beat, grace_ddr.h), the others' int8 (``int8_t* ddr``). A pipelined loop moves ``port_bytes``
+bytes per cycle on the read channel and as many on the write channel (AXI reads and writes are
+separate channels): ENGINE_PORT_BYTES as the kernels are written, or a what-if width. The first beat of every entry
 into a pipelined loop that touches DDR waits the DDR read latency (``DDR_LATENCY_NS``). A loop
 that issues several accesses per iteration on one channel has II = that count (HLS schedules
 conditional accesses too). conv overlaps load, compute and store per tile (its DATAFLOW stages);
@@ -15,12 +16,17 @@ import math
 from dataclasses import dataclass
 
 from grace_flow.hls.registers import REGISTERS
+from grace_flow.hls.spec import engine_constants
 from grace_flow.synth.board import Board
 
 #: DDR read latency through an HP port (address to first data); an assumption, not measured.
 DDR_LATENCY_NS = 250.0
-#: Bytes per cycle per channel of the engines' m_axi ports as the kernels are written.
+#: Bytes per cycle per channel of an engine's m_axi port as the kernels are written (the
+#: engines not listed move one byte per cycle).
 KERNEL_PORT_BYTES = 1
+ENGINE_PORT_BYTES = {"conv": 8}
+#: Words a GfReader reads before its first take (grace_ddr.h: the two under the start).
+READER_PRIME = 2
 #: Cycles of ap_start/ap_done handshaking and the capacity check per instruction.
 INSTRUCTION_OVERHEAD = 50
 #: conv: cycles of the requantization per output pixel (64-bit product, round, saturate).
@@ -54,8 +60,11 @@ def port_bytes_per_cycle(board: Board, clock_mhz: float | None, port_bytes: int)
 
 
 def instruction_cost(ins, spec: dict, board: Board, clock_mhz: float | None = None,
-                     port_bytes: int = KERNEL_PORT_BYTES) -> Cost:
-    """The modelled :class:`Cost` of instruction ``ins`` on an engine built for ``spec``."""
+                     port_bytes: int | None = None) -> Cost:
+    """The modelled :class:`Cost` of instruction ``ins`` on an engine built for ``spec``;
+    ``port_bytes`` None is the engine's port as written (ENGINE_PORT_BYTES), a number a what-if."""
+    if port_bytes is None:
+        port_bytes = ENGINE_PORT_BYTES.get(ins.engine, KERNEL_PORT_BYTES)
     lat = latency_cycles(board, clock_mhz)
     beat = port_bytes_per_cycle(board, clock_mhz, port_bytes)
     # An absent register is 0, as on the device and in C-sim.
@@ -64,7 +73,22 @@ def instruction_cost(ins, spec: dict, board: Board, clock_mhz: float | None = No
     return Cost(cost.cycles + INSTRUCTION_OVERHEAD, cost.ddr_bytes, cost.macs)
 
 
+def _classes(total: int, block: int) -> list[tuple[int, int, int]]:
+    """Blocks of ``total`` items in blocks of ``block``: (index of the first, size, count)."""
+    full, rem = divmod(total, block)
+    out = [(0, block, 1)] if full else []
+    if full > 1:
+        out.append((1, block, 1))
+    if full > 2:
+        out.append((2, block, full - 2))
+    if rem:
+        out.append((full, rem, 1))
+    return out
+
+
 def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
+    """conv_run's step pipeline: per (band, output block, input block) step
+    max(load, compute, store) + STAGE_SYNC (its DATAFLOW stages)."""
     flags = r["flags"]
     pool, up, residual = (flags >> 1) & 1, (flags >> 2) & 1, (flags >> 3) & 1
     in_c, out_c, k, s, p = r["in_c"], r["out_c"], r["kernel"], r["stride"], r["pad"]
@@ -72,35 +96,49 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
     out_h, out_w = (ih + 2 * p - k) // s + 1, (iw + 2 * p - k) // s + 1
     store_w = out_w // 2 if pool else out_w
     ui, uo, tr = spec["unroll_in"], spec["unroll_out"], spec["tile_rows"]
+    block = engine_constants("conv", spec)["IN_BLOCK"]
     depth = 4 + math.ceil(math.log2(ui))  # BRAM read, multiply, adder tree, accumulate
-    groups = math.ceil(in_c / ui)
-    n_blocks = math.ceil(out_c / uo)
-    # Blocks as (loads the input band, output channels, count): a copy holds the band from
-    # tile t − 2 except for the first two blocks of a band (docs/engines.md §2).
-    full, rem = divmod(out_c, uo)
-    blocks = [(True, min(uo, out_c - b * uo), 1) for b in range(min(2, n_blocks))]
-    if n_blocks > 2:
-        blocks.append((False, uo, full - 2))
-        if rem:
-            blocks.append((False, rem, 1))
+    kk, chunks = k * k, math.ceil(k * k / 8)
+    row_words, out_words, store_words = (math.ceil(n / 8) for n in (iw, out_w, store_w))
+    n_in = math.ceil(in_c / block)
+    # Input blocks as (first, last, channels, count).
+    if n_in == 1:
+        in_blocks = [(True, True, in_c, 1)]
+    else:
+        in_blocks = [(True, False, block, 1), (False, True, in_c - (n_in - 1) * block, 1)]
+        if n_in > 2:
+            in_blocks.insert(1, (False, False, block, n_in - 2))
     bands = [(tr, out_h // tr)] + ([(out_h % tr, 1)] if out_h % tr else [])
     cycles = bytes_moved = 0
     for rows, n_bands in bands:
+        if n_bands == 0:
+            continue
         in_rows = (rows - 1) * s + k
-        band_bytes = in_c * in_rows * iw
-        stored = (rows // 2 if pool else rows) * store_w
-        compute = rows * out_w * (k * k * (groups + depth) + REQUANT_CYCLES)
-        for loads_band, ch, count in blocks:
-            weights = ch * in_c * k * k
-            load = (lat + move(band_bytes) if loads_band else 0) + ch * (lat + 13 + move(
-                weights)) + (ch * (lat + move(rows * out_w)) if residual else 0)
-            store = ch * (lat + move(stored))
-            cycles += n_bands * count * (max(load, compute, store) + STAGE_SYNC)
-            bytes_moved += n_bands * count * (
-                band_bytes * loads_band + weights + 13 * ch + stored * ch
-                + residual * ch * rows * out_w)
-    first_band = in_c * ((min(tr, out_h) - 1) * s + k) * iw
-    cycles += lat + move(first_band) + uo * (lat + move(tr * store_w))  # pipeline fill, drain
+        stored_rows = rows // 2 if pool else rows
+        pixels = rows * out_w
+        for b_index, ch, count in _classes(out_c, uo):
+            for first, last, nb, n in in_blocks:
+                # A copy holds the band and input block of step s − 2 (docs/engines.md §2).
+                loads = n_in > 2 or (b_index == 0 if n_in == 2 else b_index < 2)
+                groups = math.ceil(nb / ui)
+                load = (loads * nb * in_rows * (lat + READER_PRIME + row_words)
+                        + ch * (lat + READER_PRIME + nb * chunks)
+                        + first * (lat + ch)
+                        + last * (lat + ch + residual * ch * (
+                            lat + READER_PRIME + rows * out_words)))
+                compute = kk * groups * (pixels + depth)
+                compute += last * ch * rows * (out_w + REQUANT_CYCLES)
+                store = last * ch * (lat + READER_PRIME + stored_rows * store_words)
+                steps = n_bands * count * n
+                cycles += steps * (max(load, compute, store) + STAGE_SYNC)
+                bytes_moved += steps * (
+                    loads * nb * in_rows * r["in_w"] + ch * nb * kk + first * 4 * ch
+                    + last * ch * (5 + 4 * residual + residual * rows * out_w
+                                   + stored_rows * store_w))
+    # Pipeline fill (the first step's load) and drain (the last tile's store).
+    first_block = min(in_c, block)
+    cycles += (first_block * ((min(tr, out_h) - 1) * s + k) * (lat + READER_PRIME + row_words)
+               + min(uo, out_c) * (lat + READER_PRIME + tr * store_words))
     return Cost(cycles, bytes_moved, out_h * out_w * out_c * in_c * k * k)
 
 

@@ -58,15 +58,20 @@ def buffers(engine: str, spec: dict) -> list[dict]:
                 "registers": registers}
 
     if engine == "conv":
-        ui, uo = c["UNROLL_IN"], c["UNROLL_OUT"]
-        rows_w = c["TILE_ROWS"] * c["MAX_W"]
+        ui, uo, block = c["UNROLL_IN"], c["UNROLL_OUT"], c["IN_BLOCK"]
+        tr, words = c["TILE_ROWS"], c["ROW_WORDS"]
+        taps = min(8, c["KK"])
+        row_pairs = 2 if "pool" in spec["features"] else 1
         return [
-            # b.xin: ping-pong × channels split cyclic by UNROLL_IN.
-            array("xin", 2 * c["MAX_IN_C"] * c["IN_ROWS"] * c["MAX_W"], 8, 2 * ui),
-            # b.w: ping-pong × UNROLL_OUT complete × channels cyclic by UNROLL_IN.
-            array("w", 2 * uo * c["MAX_IN_C"] * c["KK"], 8, 2 * uo * ui),
-            array("res", 2 * uo * rows_w, 8, 2 * uo),
-            array("out", 2 * uo * rows_w, 8, 2 * uo),
+            # b.xin: ping-pong × input block split cyclic by UNROLL_IN; 64-bit words of a row.
+            array("xin", 2 * block * c["IN_ROWS"] * words, 64, 2 * ui),
+            # b.w: ping-pong × UNROLL_OUT complete × block cyclic by UNROLL_IN × taps cyclic 8.
+            {"name": "w", "words": block // ui * math.ceil(c["KK"] / taps), "bits": 8,
+             "banks": 2 * uo * ui * taps, "registers": False},
+            array("res", 2 * uo * tr * words, 64, 2),
+            array("out", 2 * uo * tr * words, 64, 2 * row_pairs),
+            # b.acc: the tile's int32 partial sums, UNROLL_OUT banks.
+            array("acc", uo * tr * c["MAX_W"], 32, uo),
             # bias, mult, rmult (int32) and shift (uint8), complete: registers.
             array("params", 2 * uo, 32 * 3 + 8, 2 * uo, registers=True),
         ]
@@ -84,8 +89,9 @@ def dsp_count(engine: str, spec: dict) -> dict[str, int]:
     c = engine_constants(engine, spec)
     if engine == "conv":
         ui, uo = c["UNROLL_IN"], c["UNROLL_OUT"]
-        # Per output lane: acc × mult (32 × 32: 4 DSP), residual × rmult (8 × 32: 2 DSP).
-        requant = uo * (4 + 2 * c["HAS_RESIDUAL"])
+        # One requantization lane (a tile's outputs one per cycle): acc × mult (32 × 32: 4 DSP),
+        # residual × rmult (8 × 32: 2 DSP).
+        requant = 4 + 2 * c["HAS_RESIDUAL"]
         return {"mac": ui * uo, "requant": requant, "index": 12 * INDEX_PRODUCT_DSP}
     if engine == "grid_sample":
         # Per lane: 4 corner products (Q22 weight × int8: 1 DSP each); once per pixel: the 4

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from grace_flow.synth.board import Board
 from grace_flow.synth.budget import PLATFORM, total_resources
-from grace_flow.synth.cycles import KERNEL_PORT_BYTES, instruction_cost
+from grace_flow.synth.cycles import ENGINE_PORT_BYTES, KERNEL_PORT_BYTES, instruction_cost
 from grace_flow.synth.estimate import engine_resources, mac_lanes
 
 #: Host time per instruction: ~16 AXI-Lite register writes from the PYNQ driver (Python MMIO,
@@ -37,7 +37,7 @@ def schedule(instructions: list, costs: list[int], host_cycles: int) -> list[tup
 
 
 def frame_model(instructions: list, specs: dict[str, dict], board: Board, clock_mhz: float,
-                pixels: int, port_bytes: int = KERNEL_PORT_BYTES,
+                pixels: int, port_bytes: int | None = None,
                 host_us: float = HOST_US_PER_INSTRUCTION) -> dict:
     """Modeled latency, fps, DSP utilisation, DDR bytes and µJ per pixel of one frame."""
     mhz = board.pl_clock_mhz(clock_mhz)
@@ -77,7 +77,8 @@ def frame_model(instructions: list, specs: dict[str, dict], board: Board, clock_
         "energy_j": joules,
         "uj_per_pixel": joules / pixels * 1e6,
         "assumptions": {
-            "port_bytes_per_cycle": port_bytes,
+            "port_bytes_per_cycle": port_bytes if port_bytes is not None else {
+                engine: ENGINE_PORT_BYTES.get(engine, KERNEL_PORT_BYTES) for engine in specs},
             "host_us_per_instruction": host_us,
             "platform": PLATFORM["source"],
             "power": "Board.power.watts: PS static + dynamic, PL static, PL dynamic per "

@@ -30,13 +30,14 @@ def conv(node, in_c, size, out_c, flags=1, deps=()):
 
 
 def test_default_conv_resources_are_the_formulas():
-    # BRAM18: xin 8 banks × 18432 B → 9 tiles each; w 32 banks × 1568 B → 1 each;
-    # res and out banks of 1 Kbit are LUTRAM.
-    # DSP: 16 MAC lanes + 4 lanes × (4 + 2) requant + 12 index products.
-    # LUT: 374.4 + 187.3 × 40 + 4928.9 + LUTRAM 2 arrays × 8 banks × 32 LUTs;
-    # FF: 313 + 133.4 × 40 + 1292.3 + 832 parameter register bits.
+    # BRAM18 (in_block 16, 64-bit rows of 8 words): xin 8 banks × 288 words × 64 b → 2 tiles
+    # each; res 2 banks × 64 words × 64 b → 2 each; out 4 banks × 32 × 64 b → 2 each; acc
+    # 4 banks × 128 × 32 b → 1 each; w 256 banks of 28 bytes are LUTRAM.
+    # DSP: 16 MAC lanes + one requant lane (4 + 2) + 12 index products.
+    # LUT: 374.4 + 187.3 × 22 + 4928.9 + LUTRAM 256 banks × 2 LUTs;
+    # FF: 313 + 133.4 × 22 + 1292.3 + 832 parameter register bits.
     assert engine_resources("conv", default_spec("conv")) == {
-        "LUT": 13307, "FF": 7773, "BRAM18": 104, "DSP": 52}
+        "LUT": 11472, "FF": 5372, "BRAM18": 32, "DSP": 34}
 
 
 def test_bram_aspect_ratios_match_a_fixture_memory():
@@ -49,9 +50,10 @@ def test_bram_aspect_ratios_match_a_fixture_memory():
 def test_conv_and_grid_sample_cycles_are_the_formulas(board):
     spec = default_spec("conv")
     cost = instruction_cost(conv("c", 8, 8, 8), spec, board, 100)
-    # 2 blocks × 4 bands × (max(load 25+256 + 4·(25+13+288), compute 1280, store 164) + 4)
-    # + fill 25 + 256 + 4·(25 + 16) + 50 overhead.
-    assert (cost.cycles, cost.ddr_bytes, cost.macs) == (13207, 5280, 36864)
+    # conv_run's steps (one input block of 8 channels): 4 bands × 2 output blocks of 4; per
+    # step max(load, compute, store) + 4 with compute 9 taps × 2 groups × (16 pixels + 6) +
+    # the requant 4 × 2 rows × (8 + 8); then fill and drain, + 50 overhead.
+    assert (cost.cycles, cost.ddr_bytes, cost.macs) == (10102, 5152, 36864)
     grid = Instruction("grid_sample", "g", dict(channels=8, in_h=8, in_w=8, out_h=8, out_w=8))
     cost = instruction_cost(grid, default_spec("grid_sample"), board, 100)
     # band load 25 + 512, 8 rows × (8 pixels × (25 + 12 + 2 groups × 16) + 25), + 50.
@@ -63,7 +65,7 @@ def test_estimate_record_has_the_report_shape(board):
     real = parse_report(VENDOR / "csynth" / "pynqz2_axil_conv2d.csynth.xml")
     assert record["kind"] == "estimate" and record["tool"] == "grace_flow estimate"
     assert set(real["resources"]) - {"URAM"} <= set(record["resources"])
-    assert record["latency_cycles"] == {"min": 13207, "max": 13207}
+    assert record["latency_cycles"] == {"min": 10102, "max": 10102}
     assert record["clock_ns"] == {"target": 10.0}
     assert record["part"] == real["part"] == board.part
 
@@ -85,26 +87,27 @@ def test_platform_overhead_is_the_ps_only_fixture():
 
 
 def test_over_budget_message_names_resources_engines_and_keys(board):
-    spec = default_spec("conv") | {"unroll_in": 16, "unroll_out": 8}
+    spec = default_spec("conv") | {"unroll_in": 16, "unroll_out": 16, "max_width": 1024,
+                                   "tile_rows": 8}
     used = {"conv": engine_resources("conv", spec),
             "grid_sample": engine_resources("grid_sample", default_spec("grid_sample"))}
     with pytest.raises(BudgetError) as err:
         check_budget(used, board, 0.1)
     assert str(err.value) == (
         "over budget on pynq_z1 with margin 0.1: "
-        "LUT 49217 > 47880 (conv 39292, grid_sample 9424, platform 501; lower "
+        "LUT 72493 > 47880 (conv 62568, grid_sample 9424, platform 501; lower "
         "engines.conv.unroll_out, engines.conv.unroll_in, engines.grid_sample.unroll_channels); "
-        "BRAM18 384 > 252 (conv 352, grid_sample 32, platform 0; lower "
-        "engines.conv.max_in_channels, engines.conv.max_width, engines.conv.kernel_sizes, "
-        "engines.conv.tile_rows); "
-        "DSP 226 > 198 (conv 188, grid_sample 38, platform 0; lower engines.conv.unroll_out, "
+        "BRAM18 928 > 252 (conv 896, grid_sample 32, platform 0; lower "
+        "engines.conv.max_width, engines.conv.in_block, engines.conv.tile_rows, "
+        "engines.conv.kernel_sizes); "
+        "DSP 312 > 198 (conv 274, grid_sample 38, platform 0; lower engines.conv.unroll_out, "
         "engines.conv.unroll_in, engines.grid_sample.unroll_channels)")
 
 
 def test_fitting_design_returns_totals(board):
     used = {e: engine_resources(e, default_spec(e)) for e in ("conv", "grid_sample")}
     total = check_budget(used, board, 0.1)
-    assert total["DSP"] == 52 + used["grid_sample"]["DSP"]
+    assert total["DSP"] == 34 + used["grid_sample"]["DSP"]
 
 
 def test_schedule_overlaps_independent_engines():
