@@ -79,8 +79,10 @@ def sample_motion(rng: np.random.Generator, frames: int) -> Motion:
     light = light_base + 0.25 * np.stack(
         [smooth_signal(rng, frames), smooth_signal(rng, frames)], axis=1
     )
-    brightness = 1 + 0.08 * smooth_signal(rng, frames, (0.005, 0.03))
-    tint = 0.03 * np.stack([smooth_signal(rng, frames, (0.005, 0.03)) for _ in range(3)], axis=1)
+    # Camera exposure and white balance drift slowly: a few percent within a clip, as in
+    # interview-style footage; larger swings are scene changes, which a new key frame handles.
+    brightness = 1 + 0.03 * smooth_signal(rng, frames, (0.005, 0.03))
+    tint = 0.01 * np.stack([smooth_signal(rng, frames, (0.005, 0.03)) for _ in range(3)], axis=1)
     return Motion(
         translation=translation,
         rotation=rotation,
