@@ -13,7 +13,7 @@ from grace_flow.hls.registers import CONV_FLAGS, MODES
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 #: Largest square kernel the conv engine is generated for (its weight buffers are MAX_K²).
-MAX_KERNEL = 11
+MAX_KERNEL = 13  # FOMM's anti-alias blur at scale 1/4 is 13 × 13
 
 _DEFAULTS = {
     "conv": {
