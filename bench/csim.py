@@ -1,9 +1,7 @@
 """Time the emulated co-processor against the PyTorch float decoder, per frame.
 
 Usage: .venv/bin/python bench/csim.py
-A random-init decoder at the default geometry (64×64, 10 kp, block_expansion 16, max_features
-128, dense motion 3 blocks at 0.5, generator 2 down + 2 bottleneck), calibrated with minmax on
-random frames, compiled with every engine on auto and run on the C-sim engines. After one warm-up
+A random-init decoder at the geometry of workflow.yaml, calibrated with minmax on random frames, compiled with every engine on auto and run on the C-sim engines. After one warm-up
 frame each, FRAMES frames are timed; prints s/frame of both, their ratio, the conv MACs of the
 program and the MAC/s the emulation reaches.
 """
@@ -22,15 +20,13 @@ from grace_flow.compile.program import Program
 from grace_flow.compile.stage import compile_program
 from grace_flow.csim.emulator import Emulator, load_engines
 from grace_flow.model import AGCDecoder
+from grace_flow.model.stage import workflow_geometry
 from grace_flow.quant.calibrate import calibrate, float_inputs
 from grace_flow.quant.fuse import fuse
 from grace_flow.quant.ptq import quantize_graph
 
-SIZE, FRAMES = 64, 5
-GEOMETRY = dict(num_kp=10, num_channels=3, block_expansion=16, max_features=128,
-                num_down_blocks=2, num_bottleneck_blocks=2, estimate_occlusion_map=True,
-                dense_motion_params=dict(block_expansion=16, max_features=128, num_blocks=3,
-                                         scale_factor=0.5, kp_variance=0.01))
+FRAMES = 5
+SIZE, GEOMETRY = workflow_geometry(Path(__file__).resolve().parents[1] / "workflow.yaml")
 
 
 def conv_macs(program: Program) -> int:

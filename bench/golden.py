@@ -1,35 +1,27 @@
 """Time the integer golden model against the PyTorch float decoder, per frame.
 
 Usage: .venv/bin/python bench/golden.py
-Random-init decoders at the default geometry (64×64) and at vox-256 (256×256), one frame, one run
-each; calibrated with minmax on that frame. Prints golden s/frame, float s/frame and their ratio.
+Random-init decoders at the geometry of workflow.yaml and of workflows/vox256.yaml, one frame, one
+run each; calibrated with minmax on that frame. Prints golden s/frame, float s/frame and the ratio.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from grace_flow.model import AGCDecoder
+from grace_flow.model.stage import workflow_geometry
 from grace_flow.quant.calibrate import calibrate, float_inputs
 from grace_flow.quant.fuse import fuse
 from grace_flow.quant.golden import run_golden
 from grace_flow.quant.ptq import quantize_graph
 
-GEOMETRIES = {
-    "default 64x64": (64, dict(
-        num_kp=10, num_channels=3, block_expansion=16, max_features=128, num_down_blocks=2,
-        num_bottleneck_blocks=2, estimate_occlusion_map=True,
-        dense_motion_params=dict(block_expansion=16, max_features=128, num_blocks=3,
-                                 scale_factor=0.5, kp_variance=0.01))),
-    "vox-256": (256, dict(
-        num_kp=10, num_channels=3, block_expansion=64, max_features=512, num_down_blocks=2,
-        num_bottleneck_blocks=6, estimate_occlusion_map=True,
-        dense_motion_params=dict(block_expansion=64, max_features=1024, num_blocks=5,
-                                 scale_factor=0.25, kp_variance=0.01))),
-}
+REPO = Path(__file__).resolve().parents[1]
+WORKFLOWS = {"default": REPO / "workflow.yaml", "vox-256": REPO / "workflows" / "vox256.yaml"}
 
 
 def measure(size: int, geometry: dict) -> tuple[float, float]:
@@ -55,8 +47,8 @@ def measure(size: int, geometry: dict) -> tuple[float, float]:
 def main() -> None:
     print(f"torch threads {torch.get_num_threads()}")
     print(f"{'geometry':<16}{'golden s/frame':>16}{'float s/frame':>16}{'ratio':>10}")
-    for name, (size, geometry) in GEOMETRIES.items():
-        golden, real = measure(size, geometry)
+    for name, path in WORKFLOWS.items():
+        golden, real = measure(*workflow_geometry(path))
         print(f"{name:<16}{golden:>16.3f}{real:>16.4f}{golden / real:>10.1f}")
 
 
