@@ -9,11 +9,10 @@ import hashlib
 import json
 from pathlib import Path
 
-import jinja2
-
 from grace_flow.fsutil import write_if_changed
 from grace_flow.hls.registers import CONV_FLAGS, MODES, REGISTERS, STATUS
 from grace_flow.hls.spec import SpecError, check_spec, engine_constants
+from grace_flow.templating import strict_environment
 
 KERNELS = Path(__file__).resolve().parents[2] / "kernels"
 #: Templates shared by every engine (besides its own <engine>_top.cpp.j2).
@@ -45,17 +44,6 @@ def inputs_hash(engine: str, spec: dict) -> str:
     return digest.hexdigest()[:12]
 
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(KERNELS),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-
-
 def _symbols(engine: str) -> list[tuple[str, int]]:
     """Named register values (conv flag bits, modes) as GF_<ENGINE>_<NAME> constants."""
     if engine == "conv":
@@ -80,7 +68,7 @@ def render_engine(engine_name: str, spec: dict, out_dir) -> list[Path]:
         "symbols": _symbols(engine_name),
         "constants": list(engine_constants(engine_name, spec).items()),
     }
-    env = _environment()
+    env = strict_environment(KERNELS)
     out_dir = Path(out_dir)
     files = {
         f"{engine_name}_config.h": env.get_template("engine_config.h.j2").render(context),

@@ -13,11 +13,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
-
 from grace_flow.config import stable_hash
 from grace_flow.errors import FlowError
 from grace_flow.fsutil import write_if_changed
+from grace_flow.templating import strict_environment
 from grace_flow.synth.board import Board
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "kernels" / "tcl"
@@ -163,14 +162,7 @@ def system_script(engines: list[EngineIp], board: Board, clock_mhz: float, workd
 
 
 def _render(template_name: str, context: dict) -> str:
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
+    environment = strict_environment(TEMPLATES)
     template = environment.get_template(template_name)
     source = (TEMPLATES / template_name).read_text(encoding="utf-8")
     inputs_hash = stable_hash({"template": source, "context": context})[:16]
