@@ -17,6 +17,7 @@ from .report_text import (
     find_line,
     next_table,
     normalize_part,
+    parse_number,
     version_key,
 )
 
@@ -74,16 +75,9 @@ def _xml_resources(path: Path, element: ET.Element | None) -> dict[str, int]:
     return counts
 
 
-def _nanoseconds(path: Path, what: str, text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ReportError(f"{path}: {what} is '{text}', not a number") from None
-
-
 def _xml_float(path: Path, element: ET.Element | None) -> float | None:
     text = (element.text or "").strip() if element is not None else ""
-    return None if text in UNDEFINED else _nanoseconds(path, f"<{element.tag}>", text)
+    return None if text in UNDEFINED else parse_number(path, f"<{element.tag}>", text)
 
 
 def parse_csynth_xml(path: Path, text: str) -> dict:
@@ -179,7 +173,7 @@ def _old_style(path: Path, lines: list[str], record: dict) -> None:
                         ("uncertainty", "Uncertainty")):
         value = _column_value(timing, timing.rows[0], column)
         if value is not None and value not in UNDEFINED:
-            clock[key] = _nanoseconds(path, f"'{column}' clock", value)
+            clock[key] = parse_number(path, f"'{column}' clock", value)
     _put(record, "clock_ns", clock)
     latency = _table_after(path, lines, r"^\+ Latency", "'Latency' summary")
     row = latency.rows[0]

@@ -52,6 +52,14 @@ def check_tool_version(path: Path, tool: str, version: str) -> None:
         )
 
 
+def parse_number(path: Path, what: str, text: str) -> float:
+    """``text`` as a float; a one-line ReportError naming ``what`` in ``path`` if it is not one."""
+    try:
+        return float(text)
+    except ValueError:
+        raise ReportError(f"{path}: {what} is '{text}', not a number") from None
+
+
 def version_key(version: str) -> tuple[int, int]:
     """(year, release) of a version string such as "2020.2"; used to order tool releases."""
     year, release = version.split(".")[:2]

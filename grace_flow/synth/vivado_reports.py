@@ -15,6 +15,7 @@ from .report_text import (
     header_fields,
     next_table,
     normalize_part,
+    parse_number,
 )
 
 # Record key -> 'Site Type' labels that carry it, first match wins. 7-series reports say
@@ -47,13 +48,6 @@ def _banner(path: Path, text: str) -> dict:
     return record
 
 
-def _number(path: Path, what: str, cell: str) -> float:
-    try:
-        return float(cell)
-    except ValueError:
-        raise ReportError(f"{path}: {what} is '{cell}', not a number") from None
-
-
 def _utilization_rows(lines: list[str]) -> dict[str, tuple[str, str]]:
     """(Used, Available) cells of every 'Site Type' row, keyed by the row label."""
     cells: dict[str, tuple[str, str]] = {}
@@ -84,9 +78,9 @@ def parse_utilization(path: Path, text: str) -> dict:
             if key in REQUIRED_UTILIZATION:
                 raise ReportError(f"{path}: no '{labels[0]}' row; the report looks truncated")
             continue
-        used[key] = _number(path, f"'{label}' Used", rows[label][0])
+        used[key] = parse_number(path, f"'{label}' Used", rows[label][0])
         if rows[label][1]:
-            available[key] = _number(path, f"'{label}' Available", rows[label][1])
+            available[key] = parse_number(path, f"'{label}' Available", rows[label][1])
     # A Block RAM tile is one RAMB36 or two RAMB18, so half tiles ('2.5') are whole BRAM18s.
     for counts in (used, available):
         if "BRAM_TILES" in counts:
