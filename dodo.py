@@ -1,4 +1,4 @@
-"""doit entry point: `doit` runs the flow of workflow.yaml, `doit workflow=other.yaml` another one."""
+"""doit entry point: `doit` runs workflow.yaml's flow, `doit workflow=other.yaml` another one."""
 
 from doit import get_var
 

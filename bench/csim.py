@@ -1,7 +1,8 @@
 """Time the emulated co-processor against the PyTorch float decoder, per frame.
 
 Usage: .venv/bin/python bench/csim.py
-A random-init decoder at the geometry of workflow.yaml, calibrated with minmax on random frames, compiled with every engine on auto and run on the C-sim engines. After one warm-up
+A random-init decoder at the geometry of workflow.yaml, calibrated with minmax on random
+frames, compiled with every engine on auto and run on the C-sim engines. After one warm-up
 frame each, FRAMES frames are timed; prints s/frame of both, their ratio, the conv MACs of the
 program and the MAC/s the emulation reaches.
 """
@@ -56,33 +57,48 @@ def main() -> None:
     keypoints = rng.uniform(-0.8, 0.8, (FRAMES, 2, GEOMETRY["num_kp"], 2)).astype(np.float16)
     graph = fuse(decoder, SIZE)
     rows = np.array([[c, 0, 1] for c in range(FRAMES)])
-    qgraph = quantize_graph(graph, calibrate(graph, clips, keypoints, rows, observer="minmax",
-                                             percentile=100.0))
+    qgraph = quantize_graph(
+        graph, calibrate(graph, clips, keypoints, rows, observer="minmax", percentile=100.0)
+    )
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         qgraph.save(folder / "q.json", folder / "q.npz")
-        compile_program(folder / "q.json", folder / "q.npz", folder / "compile",
-                        engine_settings={}, ddr_limit=512 << 20, alignment=64)
+        compile_program(
+            folder / "q.json",
+            folder / "q.npz",
+            folder / "compile",
+            engine_settings={},
+            ddr_limit=512 << 20,
+            alignment=64,
+        )
         program = Program.load(folder / "compile" / "program.json")
-        engines = load_engines(folder / "compile" / "specs", folder / "build",
-                               [i.engine for i in program.instructions])
+        engines = load_engines(
+            folder / "compile" / "specs", folder / "build", [i.engine for i in program.instructions]
+        )
         emulator = Emulator(program, (folder / "compile" / "weights.bin").read_bytes(), engines)
-        emulated = _per_frame(lambda n: emulator.run_decoder(
-            clips[n, 0], keypoints[n, 0], keypoints[n, 1]), FRAMES)
+        emulated = _per_frame(
+            lambda n: emulator.run_decoder(clips[n, 0], keypoints[n, 0], keypoints[n, 1]), FRAMES
+        )
 
     def float_frame(n: int) -> None:
         with torch.no_grad():
-            decoder(*float_inputs(clips[n:n + 1, 0], keypoints[n:n + 1, 0],
-                                  keypoints[n:n + 1, 1]))
+            decoder(
+                *float_inputs(clips[n : n + 1, 0], keypoints[n : n + 1, 0], keypoints[n : n + 1, 1])
+            )
 
     real = _per_frame(float_frame, FRAMES)
     macs = conv_macs(program)
-    print(f"torch threads {torch.get_num_threads()}, {len(program.instructions)} instructions, "
-          f"{FRAMES} frames each")
-    print(f"{'emulated s/frame':>18}{'float s/frame':>16}{'ratio':>8}{'conv MACs':>14}"
-          f"{'emulated MAC/s':>16}")
-    print(f"{emulated:>18.4f}{real:>16.4f}{emulated / real:>8.1f}{macs:>14,}"
-          f"{macs / emulated:>16.3e}")
+    print(
+        f"torch threads {torch.get_num_threads()}, {len(program.instructions)} instructions, "
+        f"{FRAMES} frames each"
+    )
+    print(
+        f"{'emulated s/frame':>18}{'float s/frame':>16}{'ratio':>8}{'conv MACs':>14}"
+        f"{'emulated MAC/s':>16}"
+    )
+    print(
+        f"{emulated:>18.4f}{real:>16.4f}{emulated / real:>8.1f}{macs:>14,}{macs / emulated:>16.3e}"
+    )
 
 
 if __name__ == "__main__":

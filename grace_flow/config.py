@@ -40,7 +40,9 @@ class ClipCounts(Section):
     """How many clips each split holds."""
 
     train: Annotated[int, Field(ge=1, le=10000, description="Training clips.")] = 64
-    calibration: Annotated[int, Field(ge=1, le=1000, description="Quantization calibration clips.")] = 8
+    calibration: Annotated[
+        int, Field(ge=1, le=1000, description="Quantization calibration clips.")
+    ] = 8
     test: Annotated[int, Field(ge=1, le=1000, description="Held-out test clips.")] = 8
 
 
@@ -49,7 +51,9 @@ class DataConfig(Section):
 
     source: str = Field("synthetic", description="'synthetic', or a video file path (mp4, ...).")
     seed: Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of the synthetic faces.")] = 0
-    frame_size: Annotated[int, Field(ge=16, le=512, multiple_of=16, description="Square frame side.")] = 64
+    frame_size: Annotated[
+        int, Field(ge=16, le=512, multiple_of=16, description="Square frame side.")
+    ] = 64
     frames_per_clip: Annotated[int, Field(ge=2, le=1000, description="Frames in one clip.")] = 32
     clips: ClipCounts = ClipCounts()
 
@@ -60,7 +64,9 @@ class KeypointDetectorConfig(Section):
     block_expansion: Annotated[int, Field(ge=1, le=1024, description="Hourglass base width.")] = 32
     max_features: Annotated[int, Field(ge=1, le=4096, description="Hourglass width cap.")] = 256
     num_blocks: Annotated[int, Field(ge=1, le=8, description="Hourglass depth.")] = 4
-    temperature: Annotated[float, Field(gt=0, le=10, description="Heatmap softmax temperature.")] = 0.1
+    temperature: Annotated[
+        float, Field(gt=0, le=10, description="Heatmap softmax temperature.")
+    ] = 0.1
     scale_factor: Annotated[float, Field(gt=0, le=1, description="Input downscale factor.")] = 0.5
 
 
@@ -71,7 +77,9 @@ class DenseMotionConfig(Section):
     max_features: Annotated[int, Field(ge=1, le=4096, description="Hourglass width cap.")] = 256
     num_blocks: Annotated[int, Field(ge=1, le=8, description="Hourglass depth.")] = 3
     scale_factor: Annotated[float, Field(gt=0, le=1, description="Motion-field resolution.")] = 0.5
-    kp_variance: Annotated[float, Field(gt=0, le=1, description="Gaussian heatmap variance.")] = 0.01
+    kp_variance: Annotated[float, Field(gt=0, le=1, description="Gaussian heatmap variance.")] = (
+        0.01
+    )
 
 
 class GeneratorConfig(Section):
@@ -92,8 +100,12 @@ class TrainConfig(Section):
     learning_rate: Annotated[float, Field(gt=0, le=1, description="Adam learning rate.")] = 2e-3
     seed: Annotated[int, Field(ge=0, le=2**31 - 1, description="Seed of init and sampling.")] = 0
     pyramid_scales: Annotated[int, Field(ge=1, le=6, description="Scales of the L1 pyramid.")] = 3
-    equivariance_weight: Annotated[float, Field(ge=0, le=100, description="Keypoint equivariance.")] = 1.0
-    landmark_weight: Annotated[float, Field(ge=0, le=100, description="Landmark supervision.")] = 1.0
+    equivariance_weight: Annotated[
+        float, Field(ge=0, le=100, description="Keypoint equivariance.")
+    ] = 1.0
+    landmark_weight: Annotated[float, Field(ge=0, le=100, description="Landmark supervision.")] = (
+        1.0
+    )
 
 
 class ModelConfig(Section):
@@ -142,14 +154,26 @@ def _engine_section(engine: str) -> type[Section]:
     fields = {}
     for key, value in default_spec(engine).items():
         kind = list[type(value[0])] if isinstance(value, list) else type(value)
-        fields[key] = (Union[Literal["auto"], kind], Field("auto", description=(
-            f"{engine} engine {key}; auto: sized by compile (and synth search for unroll)")))
-    return create_model(f"{engine.title().replace('_', '')}Engine", __base__=Section,
-                        __doc__=f"Compile-time parameters of the {engine} engine.", **fields)
+        fields[key] = (
+            Union[Literal["auto"], kind],
+            Field(
+                "auto",
+                description=(
+                    f"{engine} engine {key}; auto: sized by compile (and synth search for unroll)"
+                ),
+            ),
+        )
+    return create_model(
+        f"{engine.title().replace('_', '')}Engine",
+        __base__=Section,
+        __doc__=f"Compile-time parameters of the {engine} engine.",
+        **fields,
+    )
 
 
 EnginesConfig = create_model(
-    "EnginesConfig", __base__=Section,
+    "EnginesConfig",
+    __base__=Section,
     __doc__="Engine parameters: capacities, features, unroll factors, tiles (or auto).",
     **{engine: (_engine_section(engine), _engine_section(engine)()) for engine in ENGINES},
 )
@@ -161,11 +185,15 @@ class SynthConfig(Section):
     toolchain: Literal["auto", "vitis", "estimate"] = Field(
         "auto", description="vitis runs vitis_hls/vivado; estimate models; auto: vitis if on PATH."
     )
-    clock_mhz: Annotated[float, Field(gt=0, le=500, description="PL clock (a board choice).")] = 100.0
+    clock_mhz: Annotated[float, Field(gt=0, le=500, description="PL clock (a board choice).")] = (
+        100.0
+    )
     objective: Literal["latency", "energy"] = Field(
         "latency", description="What the unroll search minimises."
     )
-    margin: Annotated[float, Field(ge=0, lt=1, description="Fraction of each resource kept free.")] = 0.1
+    margin: Annotated[
+        float, Field(ge=0, lt=1, description="Fraction of each resource kept free.")
+    ] = 0.1
 
 
 class Workflow(Section):
@@ -180,12 +208,16 @@ class Workflow(Section):
     quantize: QuantizeConfig = QuantizeConfig()
     engines: EnginesConfig = EnginesConfig()
     synth: SynthConfig = SynthConfig()
-    board: str = Field("pynq-z1", description=(
-        "A board of constraints/boards/ by name, or a board .yaml file (relative to this file)."))
+    board: str = Field(
+        "pynq-z1",
+        description=(
+            "A board of constraints/boards/ by name, or a board .yaml file (relative to this file)."
+        ),
+    )
 
 
 def load_workflow(path: str | Path) -> Workflow:
-    """Read, validate and return the workflow at ``path``; raise :class:`ConfigError` on any problem."""
+    """Read, validate and return the workflow at ``path``; :class:`ConfigError` on any problem."""
     path = Path(path)
     try:
         raw, lines = load_with_lines(path)
@@ -245,8 +277,10 @@ def _check_files(path: Path, workflow: Workflow, lines: dict[tuple, int]) -> Non
         named[("board",)] = workflow.board
     elif not board_file(path, workflow).is_file():
         known = sorted(p.stem for p in BOARDS.glob("*.yaml"))
-        raise ConfigError(f"{path.name}:{lines.get(('board',), 1)}: board: unknown board "
-                          f"{workflow.board!r}; known: {', '.join(known)} (or give a .yaml file)")
+        raise ConfigError(
+            f"{path.name}:{lines.get(('board',), 1)}: board: unknown board "
+            f"{workflow.board!r}; known: {', '.join(known)} (or give a .yaml file)"
+        )
     if workflow.data.source != "synthetic":
         named[("data", "source")] = workflow.data.source
     for key, value in named.items():
@@ -272,16 +306,21 @@ def _check_engines(path: Path, workflow: Workflow, lines: dict[tuple, int]) -> N
         except SpecError as err:
             fixed = [k for k, v in settings.items() if v != "auto" and f" {k} " in f" {err} "]
             key = ("engines", engine, fixed[0]) if fixed else ("engines", engine)
-            raise ConfigError(f"{path.name}:{_line_of(lines, key)}: {'.'.join(key)}: "
-                              f"{str(err).split(': ', 1)[-1]}") from None
+            raise ConfigError(
+                f"{path.name}:{_line_of(lines, key)}: {'.'.join(key)}: "
+                f"{str(err).split(': ', 1)[-1]}"
+            ) from None
 
 
 def _first_error(path: Path, raw: Any, lines: dict[tuple, int], err: ValidationError) -> str:
     """Turn pydantic's first error into the one-line message users see."""
     error = err.errors()[0]
     # Union members appear in the location as type tags ("literal['auto']", "int"): not keys.
-    loc = tuple(str(part) for part in error["loc"]
-                if not re.match(r"^(literal\[.*\]|int|float|str|bool|list\[.*\])$", str(part)))
+    loc = tuple(
+        str(part)
+        for part in error["loc"]
+        if not re.match(r"^(literal\[.*\]|int|float|str|bool|list\[.*\])$", str(part))
+    )
     kind = error["type"]
     line = _line_of(lines, loc)
     where = f"{path.name}:{line}: {'.'.join(loc) if loc else '(top level)'}"
@@ -361,13 +400,17 @@ def _expectation(field) -> str:
     if annotation is bool:
         return "true or false"
     if "pattern" in bounds:
-        return f"a name of letters, digits and _ (1-64 characters)"
+        return "a name of letters, digits and _ (1-64 characters)"
     noun = {int: "an integer", float: "a number"}.get(annotation, "a string")
     low = bounds.get("ge", bounds.get("gt"))
     high = bounds.get("le", bounds.get("lt"))
     text = noun
     if low is not None and high is not None:
-        text += f" {_num(low)}..{_num(high)}" if "gt" not in bounds else f" > {_num(low)} and ≤ {_num(high)}"
+        text += (
+            f" {_num(low)}..{_num(high)}"
+            if "gt" not in bounds
+            else f" > {_num(low)} and ≤ {_num(high)}"
+        )
     if "multiple_of" in bounds:
         text += f", a multiple of {bounds['multiple_of']}"
     return text

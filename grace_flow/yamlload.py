@@ -47,7 +47,9 @@ def load_with_lines(path: Path) -> tuple[Any, dict[tuple[str, ...], int]]:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else 1
-        raise YamlError(f"{path.name}:{line}: not valid YAML: {err.problem or err.context}") from None
+        raise YamlError(
+            f"{path.name}:{line}: not valid YAML: {err.problem or err.context}"
+        ) from None
     except yaml.YAMLError as err:
         raise YamlError(f"{path.name}:1: not valid YAML: {str(err).splitlines()[0]}") from None
     finally:

@@ -50,8 +50,9 @@ def reconstruct(decoder, clip) -> np.ndarray:
     return frames
 
 
-def float_quality(checkpoint: Path, clips_path: Path, bitstreams: list[Path],
-                  out_path: Path) -> dict:
+def float_quality(
+    checkpoint: Path, clips_path: Path, bitstreams: list[Path], out_path: Path
+) -> dict:
     """Write PSNR / SSIM of the decoder and of the key-frame baseline on the test clips."""
     from grace_flow.codec import decode_file
     from grace_flow.data import load_split
@@ -64,13 +65,19 @@ def float_quality(checkpoint: Path, clips_path: Path, bitstreams: list[Path],
     for original, path in zip(originals, bitstreams):
         clip = decode_file(path)
         starts = np.arange(clip.frame_count) // clip.gop * clip.gop
-        candidates = {"decoder": reconstruct(decoder, clip),
-                      "repeat_key_frame": clip.key_frames[starts // clip.gop]}
+        candidates = {
+            "decoder": reconstruct(decoder, clip),
+            "repeat_key_frame": clip.key_frames[starts // clip.gop],
+        }
         for name, frames in candidates.items():
             rows[name].append([(psnr(o, f), ssim(o, f)) for o, f in zip(original, frames)])
         predicted.append(starts != np.arange(clip.frame_count))
     mask = np.concatenate(predicted)
-    report = {"clips": len(bitstreams), "frames": int(mask.size), "predicted_frames": int(mask.sum())}
+    report = {
+        "clips": len(bitstreams),
+        "frames": int(mask.size),
+        "predicted_frames": int(mask.sum()),
+    }
     for name, per_clip in rows.items():
         scores = np.concatenate([np.asarray(r) for r in per_clip])
         report[name] = {
@@ -79,7 +86,8 @@ def float_quality(checkpoint: Path, clips_path: Path, bitstreams: list[Path],
             "psnr_db_all_frames": round(float(scores[:, 0].mean()), 3),
             "ssim_all_frames": round(float(scores[:, 1].mean()), 4),
         }
-    report["psnr_gain_db"] = round(report["decoder"]["psnr_db"]
-                                   - report["repeat_key_frame"]["psnr_db"], 3)
+    report["psnr_gain_db"] = round(
+        report["decoder"]["psnr_db"] - report["repeat_key_frame"]["psnr_db"], 3
+    )
     atomic_write_text(out_path, json.dumps(report, indent=2) + "\n")
     return report

@@ -2,7 +2,8 @@
 
 Losses (FOMM's, adapted to what this machine has):
 * reconstruction: an L1 image pyramid between the predicted and the driving frame. FOMM's
-  perceptual pyramid needs VGG-19 weights, which cannot be downloaded here, so the pyramid is on pixels;
+  perceptual pyramid needs VGG-19 weights, which cannot be downloaded here, so the pyramid is on
+  pixels;
 * equivariance: keypoints of an affinely warped frame, mapped back, equal the frame's keypoints;
 * landmark supervision: the synthetic clips know where the face's landmarks are, which makes the
   unsupervised keypoints converge in minutes on a CPU instead of days on a GPU. Video clips have no
@@ -42,13 +43,12 @@ def random_affine(batch: int, generator: torch.Generator) -> torch.Tensor:
     uniform = lambda scale: (torch.rand(batch, generator=generator) * 2 - 1) * scale  # noqa: E731
     angle, scale, tx, ty = uniform(0.2), 1 + uniform(0.1), uniform(0.1), uniform(0.1)
     cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
-    return torch.stack(
-        [torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1
-    )
+    return torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
 
 
-def equivariance_loss(kp_detector, frames: torch.Tensor, keypoints: torch.Tensor,
-                      generator: torch.Generator) -> torch.Tensor:
+def equivariance_loss(
+    kp_detector, frames: torch.Tensor, keypoints: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
     """|A(kp(warp_A(frame))) − kp(frame)|: keypoints must move with the image."""
     theta = random_affine(frames.shape[0], generator)
     grid = F.affine_grid(theta, list(frames.shape), align_corners=False)
@@ -58,8 +58,9 @@ def equivariance_loss(kp_detector, frames: torch.Tensor, keypoints: torch.Tensor
     return (mapped - keypoints).abs().mean()
 
 
-def train(decoder, kp_detector, frames: np.ndarray, landmarks: np.ndarray, settings,
-          max_gap: int) -> list[dict]:
+def train(
+    decoder, kp_detector, frames: np.ndarray, landmarks: np.ndarray, settings, max_gap: int
+) -> list[dict]:
     """Train both nets in place on clips ``frames`` [N, T, H, W, 3]; return the per-step log.
 
     ``settings`` is the workflow's ``model.train`` section; ``max_gap`` bounds the distance between
@@ -92,10 +93,14 @@ def train(decoder, kp_detector, frames: np.ndarray, landmarks: np.ndarray, setti
         losses = {"reconstruction": pyramid_l1(prediction, driving, settings.pyramid_scales)}
         if settings.equivariance_weight:
             losses["equivariance"] = settings.equivariance_weight * equivariance_loss(
-                kp_detector, driving, kp_driving, generator)
+                kp_detector, driving, kp_driving, generator
+            )
         if supervise and settings.landmark_weight:
-            marks = torch.from_numpy(np.concatenate(
-                [landmarks[clip, first, :supervise], landmarks[clip, second, :supervise]]))
+            marks = torch.from_numpy(
+                np.concatenate(
+                    [landmarks[clip, first, :supervise], landmarks[clip, second, :supervise]]
+                )
+            )
             found = torch.cat([kp_source, kp_driving])[:, :supervise]
             losses["landmarks"] = settings.landmark_weight * (found - marks).abs().mean()
         total = sum(losses.values())
@@ -103,8 +108,14 @@ def train(decoder, kp_detector, frames: np.ndarray, landmarks: np.ndarray, setti
         total.backward()
         optimizer.step()
         schedule.step()
-        log.append({"step": step, "seconds": round(time.perf_counter() - start, 3),
-                    "loss": total.item(), **{k: v.item() for k, v in losses.items()}})
+        log.append(
+            {
+                "step": step,
+                "seconds": round(time.perf_counter() - start, 3),
+                "loss": total.item(),
+                **{k: v.item() for k, v in losses.items()},
+            }
+        )
     decoder.eval().to(memory_format=torch.contiguous_format)
     kp_detector.eval().to(memory_format=torch.contiguous_format)
     return log

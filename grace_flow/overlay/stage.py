@@ -13,8 +13,15 @@ def _gxx_version() -> str:
     return out.stdout.splitlines()[0] if out.returncode == 0 and out.stdout else "unknown"
 
 
-def build_overlay(out_dir: Path, *, program_dir: Path, csim_reports: dict[str, Path],
-                  build_dir: Path, system_report: Path, workflow_hash: str) -> Path:
+def build_overlay(
+    out_dir: Path,
+    *,
+    program_dir: Path,
+    csim_reports: dict[str, Path],
+    build_dir: Path,
+    system_report: Path,
+    workflow_hash: str,
+) -> Path:
     """Package program, weights and the engines (bitstream + .hwh, or C-sim libraries)."""
     from grace_flow.overlay.package import package_overlay
 
@@ -24,14 +31,25 @@ def build_overlay(out_dir: Path, *, program_dir: Path, csim_reports: dict[str, P
     for engine, record in system["engines"].items():
         versions[f"{engine}:{record['tool']}"] = str(record["tool_version"])
     program_dir = Path(program_dir)
-    common = {"program_bin": program_dir / "program.bin", "program_json": program_dir / "program.json",
-              "weights_bin": program_dir / "weights.bin", "workflow_hash": workflow_hash,
-              "versions": versions}
+    common = {
+        "program_bin": program_dir / "program.bin",
+        "program_json": program_dir / "program.json",
+        "weights_bin": program_dir / "weights.bin",
+        "workflow_hash": workflow_hash,
+        "versions": versions,
+    }
     if toolchain == "vitis":
         outputs = system["implementation"]["outputs"]
         workdir = Path(system_report).parent / "system"
-        return package_overlay(out_dir, toolchain=toolchain, bitstream=workdir / outputs["bitstream"],
-                               hwh=workdir / outputs["hwh"], **common)
-    libraries = {engine: Path(build_dir) / json.loads(Path(report).read_text())["library"]
-                 for engine, report in csim_reports.items()}
+        return package_overlay(
+            out_dir,
+            toolchain=toolchain,
+            bitstream=workdir / outputs["bitstream"],
+            hwh=workdir / outputs["hwh"],
+            **common,
+        )
+    libraries = {
+        engine: Path(build_dir) / json.loads(Path(report).read_text())["library"]
+        for engine, report in csim_reports.items()
+    }
     return package_overlay(out_dir, toolchain="emulated", engine_libs=libraries, **common)

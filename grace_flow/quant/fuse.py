@@ -48,12 +48,26 @@ class _Builder:
         self.shapes[name] = [int(s) for s in shape]
         return name
 
-    def conv(self, name: str, source: str, conv: nn.Conv2d, norm: nn.BatchNorm2d | None = None,
-             relu: bool = False, pool: bool = False, upsample: bool = False,
-             residual: str | None = None) -> str:
+    def conv(
+        self,
+        name: str,
+        source: str,
+        conv: nn.Conv2d,
+        norm: nn.BatchNorm2d | None = None,
+        relu: bool = False,
+        pool: bool = False,
+        upsample: bool = False,
+        residual: str | None = None,
+    ) -> str:
         """One conv-engine node: conv (+ folded BN, ReLU, pool on store, upsample on load, add)."""
-        if conv.groups != 1 or conv.dilation != (1, 1) or conv.kernel_size[0] != conv.kernel_size[1]:
-            raise FusionError(f"fusion: {name}: only square, dense, undilated convolutions are supported")
+        if (
+            conv.groups != 1
+            or conv.dilation != (1, 1)
+            or conv.kernel_size[0] != conv.kernel_size[1]
+        ):
+            raise FusionError(
+                f"fusion: {name}: only square, dense, undilated convolutions are supported"
+            )
         weight = _array(conv.weight)
         bias = _array(conv.bias) if conv.bias is not None else np.zeros(weight.shape[0], np.float32)
         if norm is not None:
@@ -61,14 +75,27 @@ class _Builder:
             weight = weight * scale[:, None, None, None]
             bias = bias * scale + shift
         kernel, stride, padding = conv.kernel_size[0], conv.stride[0], conv.padding[0]
-        return self._conv_node(name, source, weight, bias, kernel, stride, padding, relu=relu,
-                               pool=pool, upsample=upsample, residual=residual)
+        return self._conv_node(
+            name,
+            source,
+            weight,
+            bias,
+            kernel,
+            stride,
+            padding,
+            relu=relu,
+            pool=pool,
+            upsample=upsample,
+            residual=residual,
+        )
 
     def _conv_node(self, name, source, weight, bias, kernel, stride, padding, **fused) -> str:
         channels, height, width = self.shapes[source]
         if weight.shape[1] != channels:
-            raise FusionError(f"fusion: {name}: weight expects {weight.shape[1]} input channels, "
-                              f"{source} has {channels}")
+            raise FusionError(
+                f"fusion: {name}: weight expects {weight.shape[1]} input channels, "
+                f"{source} has {channels}"
+            )
         if fused["upsample"]:
             height, width = 2 * height, 2 * width
         height = (height + 2 * padding - kernel) // stride + 1
@@ -78,8 +105,16 @@ class _Builder:
         self.params[f"{name}.weight"] = weight.astype(np.float32)
         self.params[f"{name}.bias"] = bias.astype(np.float32)
         inputs = [source] + ([fused["residual"]] if fused["residual"] else [])
-        return self.add(name, "conv", inputs, [weight.shape[0], height, width], kernel=kernel,
-                        stride=stride, padding=padding, **fused)
+        return self.add(
+            name,
+            "conv",
+            inputs,
+            [weight.shape[0], height, width],
+            kernel=kernel,
+            stride=stride,
+            padding=padding,
+            **fused,
+        )
 
     def downsample(self, name: str, source: str, module) -> str:
         """FOMM's anti-alias blur + subsample as a strided conv with a block-diagonal kernel."""
@@ -87,24 +122,52 @@ class _Builder:
         channels, kernel = depthwise.shape[0], depthwise.shape[-1]
         dense = np.zeros((channels, channels, kernel, kernel), np.float32)
         dense[np.arange(channels), np.arange(channels)] = depthwise[:, 0]
-        return self._conv_node(name, source, dense, np.zeros(channels, np.float32), kernel,
-                               module.stride, module.pad, relu=False, pool=False, upsample=False,
-                               residual=None)
+        return self._conv_node(
+            name,
+            source,
+            dense,
+            np.zeros(channels, np.float32),
+            kernel,
+            module.stride,
+            module.pad,
+            relu=False,
+            pool=False,
+            upsample=False,
+            residual=None,
+        )
 
     def hourglass(self, prefix: str, source: str, hourglass) -> str:
         """Encoder down blocks, then up blocks each concatenated with its skip."""
         skips = [source]
         for i, block in enumerate(hourglass.encoder.down_blocks):
-            skips.append(self.conv(f"{prefix}.encoder.down_blocks.{i}", skips[-1], block.conv,
-                                   block.norm, relu=True, pool=True))
+            skips.append(
+                self.conv(
+                    f"{prefix}.encoder.down_blocks.{i}",
+                    skips[-1],
+                    block.conv,
+                    block.norm,
+                    relu=True,
+                    pool=True,
+                )
+            )
         out = skips.pop()
         for i, block in enumerate(hourglass.decoder.up_blocks):
-            up = self.conv(f"{prefix}.decoder.up_blocks.{i}", out, block.conv, block.norm,
-                           relu=True, upsample=True)
+            up = self.conv(
+                f"{prefix}.decoder.up_blocks.{i}",
+                out,
+                block.conv,
+                block.norm,
+                relu=True,
+                upsample=True,
+            )
             skip = skips.pop()
             channels = self.shapes[up][0] + self.shapes[skip][0]
-            out = self.add(f"{prefix}.decoder.concat.{i}", "concat", [up, skip],
-                           [channels, *self.shapes[up][1:]])
+            out = self.add(
+                f"{prefix}.decoder.concat.{i}",
+                "concat",
+                [up, skip],
+                [channels, *self.shapes[up][1:]],
+            )
         return out
 
     def permute_channels(self, tensor: str, order: np.ndarray) -> None:
@@ -118,54 +181,82 @@ class _Builder:
                 weight = self.params[f"{node.name}.weight"]
                 self.params[f"{node.name}.weight"] = np.ascontiguousarray(weight[:, order])
             elif node.op == "concat":
-                offset = sum(self.shapes[t][0] for t in node.inputs[:node.inputs.index(tensor)])
+                offset = sum(self.shapes[t][0] for t in node.inputs[: node.inputs.index(tensor)])
                 extended = np.arange(self.shapes[node.output][0])
-                extended[offset:offset + len(order)] = offset + order
+                extended[offset : offset + len(order)] = offset + order
                 self.permute_channels(node.output, extended)
             else:
                 raise FusionError(f"fusion: {node.name} cannot read permuted channels of {tensor}")
 
 
 def fuse(decoder, frame_size: int) -> FusedGraph:
-    """Lower an eval-mode :class:`AGCDecoder` at ``frame_size`` × ``frame_size`` to a fused graph."""
+    """Lower an eval-mode :class:`AGCDecoder` at ``frame_size``² to a fused graph."""
     geometry = decoder.geometry
     kp, channels = geometry["num_kp"], geometry["num_channels"]
     motion_net = decoder.dense_motion_network
-    b = _Builder({"source": [channels, frame_size, frame_size], "kp_source": [kp, 2],
-                  "kp_driving": [kp, 2]})
+    b = _Builder(
+        {"source": [channels, frame_size, frame_size], "kp_source": [kp, 2], "kp_driving": [kp, 2]}
+    )
 
     # Dense motion network, at its own (usually lower) resolution.
     small = "source"
     if motion_net.scale_factor != 1:
         small = b.downsample("dense_motion_network.down", "source", motion_net.down)
     _, height, width = b.shapes[small]
-    heat = b.add("dense_motion_network.heatmap", "heatmap", ["kp_source", "kp_driving"],
-                 [kp + 1, height, width], variance=motion_net.kp_variance)
-    sparse = b.add("dense_motion_network.sparse_motion", "sparse_motion",
-                   ["kp_source", "kp_driving"], [kp + 1, height, width, 2])
-    warped = b.add("dense_motion_network.sparse_deformed", "grid_sample", [small, sparse],
-                   [kp + 1, channels, height, width])
-    features = b.add("dense_motion_network.features", "concat", [heat, warped],
-                     [(kp + 1) * (channels + 1), height, width])
+    heat = b.add(
+        "dense_motion_network.heatmap",
+        "heatmap",
+        ["kp_source", "kp_driving"],
+        [kp + 1, height, width],
+        variance=motion_net.kp_variance,
+    )
+    sparse = b.add(
+        "dense_motion_network.sparse_motion",
+        "sparse_motion",
+        ["kp_source", "kp_driving"],
+        [kp + 1, height, width, 2],
+    )
+    warped = b.add(
+        "dense_motion_network.sparse_deformed",
+        "grid_sample",
+        [small, sparse],
+        [kp + 1, channels, height, width],
+    )
+    features = b.add(
+        "dense_motion_network.features",
+        "concat",
+        [heat, warped],
+        [(kp + 1) * (channels + 1), height, width],
+    )
     hidden = b.hourglass("dense_motion_network.hourglass", features, motion_net.hourglass)
     logits = b.conv("dense_motion_network.mask", hidden, motion_net.mask)
     mask = b.add("dense_motion_network.softmax", "softmax", [logits], b.shapes[logits])
-    deformation = b.add("dense_motion_network.deformation", "deformation", [mask, sparse],
-                        [height, width, 2])
+    deformation = b.add(
+        "dense_motion_network.deformation", "deformation", [mask, sparse], [height, width, 2]
+    )
     outputs = {"mask": mask, "deformation": deformation}
     occlusion = None
     if motion_net.occlusion is not None:
         occ_logits = b.conv("dense_motion_network.occlusion", hidden, motion_net.occlusion)
-        occlusion = b.add("dense_motion_network.occlusion_map", "table", [occ_logits],
-                          b.shapes[occ_logits], function="sigmoid")
+        occlusion = b.add(
+            "dense_motion_network.occlusion_map",
+            "table",
+            [occ_logits],
+            b.shapes[occ_logits],
+            function="sigmoid",
+        )
         outputs["occlusion_map"] = occlusion
     # FOMM interleaves [heat_k, warped_k] per motion k; we store all heatmaps, then all warped
     # images, so each engine writes one contiguous block, and reorder the readers' weights (all
     # of them exist by now) instead.
     stride = channels + 1
-    b.permute_channels(features, np.array(
-        [k * stride for k in range(kp + 1)]
-        + [k * stride + 1 + c for k in range(kp + 1) for c in range(channels)]))
+    b.permute_channels(
+        features,
+        np.array(
+            [k * stride for k in range(kp + 1)]
+            + [k * stride + 1 + c for k in range(kp + 1) for c in range(channels)]
+        ),
+    )
 
     # Generator: encode, warp, mask by occlusion, bottleneck, decode.
     out = b.conv("first", "source", decoder.first.conv, decoder.first.norm, relu=True)
@@ -191,6 +282,7 @@ def fuse(decoder, frame_size: int) -> FusedGraph:
     for i, block in enumerate(decoder.up_blocks):
         out = b.conv(f"up_blocks.{i}", out, block.conv, block.norm, relu=True, upsample=True)
     logits = b.conv("final", out, decoder.final)
-    outputs["prediction"] = b.add("prediction", "table", [logits], b.shapes[logits],
-                                  function="sigmoid")
+    outputs["prediction"] = b.add(
+        "prediction", "table", [logits], b.shapes[logits], function="sigmoid"
+    )
     return FusedGraph(b.nodes, b.shapes, b.params, ["source", "kp_source", "kp_driving"], outputs)

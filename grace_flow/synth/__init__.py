@@ -1,1 +1,3 @@
 from .reports import ReportError, format_resources, parse_report
+
+__all__ = ["ReportError", "format_resources", "parse_report"]
