@@ -436,13 +436,14 @@ class Graph:
                 "program_json": self.paths.compiled / "program.json",
                 "board_path": self.board_path, "clock_mhz": synth.clock_mhz,
                 "margin": synth.margin, "toolchain": synth.toolchain, "pixels": frame * frame,
-                "hls_dir": self.paths.root / "hls",
+                "gop": self.workflow.codec.gop, "hls_dir": self.paths.root / "hls",
                 "workdir": self.paths.root / "synth" / "system",
                 "report_path": self.paths.root / "synth" / "system.json"})],
             "file_dep": [str(self.paths.synth_report(e)) for e in ENGINES]
             + [str(self.paths.compiled / "program.json"), str(self.board_path)],
             "targets": [str(self.paths.root / "synth" / "system.json")],
-            "uptodate": [self._changed("synth")],
+            "uptodate": [config_changed({**section_digest(self.workflow, "synth"),
+                                         "gop": self.workflow.codec.gop})],
             "clean": True,
         }
 

@@ -6,6 +6,15 @@ it). The key frame arrives as uint8 pixels [3, H, W] and becomes the int8 source
 elementwise table instruction; keypoints arrive as Q2.13 (the host converts FP16 once per frame,
 grace_flow/csim/host.py).
 
+Phases: an instruction whose every input is (transitively) derived only from the key frame and
+constants (the pixel table, the generator's encoder, the motion network's downsample of the
+source) is a ``key`` instruction, run once per key frame; all the others are ``frame``
+instructions. Key instructions are issued first; a key output that a frame instruction reads
+lives for the whole program in the memory plan, so no instruction reuses its bytes and it stays
+valid in DDR for the whole GOP. Key buffers are planned in their own part of the arena (at its
+start), so frame instructions never write over a key tensor and never wait for a key instruction
+except to read its output.
+
 DDR layout: [weights | activation arena | inputs and outputs], every region and operand aligned to
 the AXI burst. The weight blob holds every constant operand in instruction order (the order the
 engines stream them), identical operands once. The arena is planned by lifetime (memory.py), so
@@ -50,6 +59,7 @@ class _Proto:
     registers: dict  # name → int or At
     reads: list[str]
     writes: str
+    phase: str = "frame"
 
 
 def _chw(shape: list[int]) -> tuple[int, int, int]:
@@ -73,10 +83,10 @@ class _Blob:
 
 class _Lowering:
     def __init__(self, qgraph: QuantizedGraph, alignment: int):
-        self.q, self.blob, self.protos = qgraph, _Blob(alignment), []
+        self.q, self.blob, self.protos, self.phase = qgraph, _Blob(alignment), [], "frame"
 
     def emit(self, engine, node, registers, reads, writes):
-        self.protos.append(_Proto(engine, node, registers, reads, writes))
+        self.protos.append(_Proto(engine, node, registers, reads, writes, self.phase))
 
     def pixels(self):
         _, h, w = self.q.shapes["source"]
@@ -206,6 +216,15 @@ def _homes(q: QuantizedGraph, parents: dict) -> dict[str, tuple[str, int]]:
     return home
 
 
+def _key_tensors(q: QuantizedGraph) -> set[str]:
+    """Tensors derived only from the key frame and constants (a concat: all its inputs are)."""
+    key = {PIXEL_INPUT, "source"}
+    for node in q.nodes:  # topological order
+        if all(name in key for name in node.inputs):
+            key.add(node.output)
+    return key
+
+
 def _tensor_bytes(q: QuantizedGraph, name: str) -> int:
     return int(np.prod(q.shapes[name])) * np.dtype(q.formats[name]["dtype"]).itemsize
 
@@ -216,13 +235,17 @@ def lower(q: QuantizedGraph, *, alignment: int, ddr_limit: int) -> tuple[Program
                        q.inputs, q.outputs, {**q.formats, PIXEL_INPUT: PIXELS}, q.params,
                        q.weight_scales)
     lowering = _Lowering(q, alignment)
+    lowering.phase = "key"
     lowering.pixels()
-    for node in q.nodes:
-        if node.op == "concat":
-            continue
-        if node.op not in _EMIT:
-            raise CompileError(f"compile: layer {node.name}: no engine runs op {node.op!r}")
-        _EMIT[node.op](lowering, node, q.node_params(node.name))
+    key = _key_tensors(q)  # key nodes first, then the frame nodes, each in graph order
+    for phase in ("key", "frame"):
+        lowering.phase = phase
+        for node in q.nodes:
+            if node.op == "concat" or (node.output in key) != (phase == "key"):
+                continue
+            if node.op not in _EMIT:
+                raise CompileError(f"compile: layer {node.name}: no engine runs op {node.op!r}")
+            _EMIT[node.op](lowering, node, q.node_params(node.name))
     protos = lowering.protos
 
     parents = _concat_parents(q)
@@ -237,9 +260,25 @@ def lower(q: QuantizedGraph, *, alignment: int, ddr_limit: int) -> tuple[Program
             root = home[name][0]
             first.setdefault(root, index)
             last[root] = index
-    buffers = [Buffer(root, _tensor_bytes(q, root), first[root], last[root])
-               for root in first if root not in io_roots]
-    offsets, arena_bytes = plan_memory(buffers, alignment)
+    # Key outputs read by frame instructions must survive the GOP: live over the whole program.
+    written = {phase: {home[p.writes][0] for p in protos if p.phase == phase}
+               for phase in ("key", "frame")}
+    persistent = written["key"] & {home[name][0] for p in protos if p.phase == "frame"
+                                   for name in p.reads}
+    for root in persistent:
+        first[root], last[root] = 0, len(protos) - 1
+    # Key buffers get their own part of the arena: frame instructions never write a byte of it,
+    # so they wait for key instructions only to read their outputs and can overlap them.
+    key_region = [Buffer(root, _tensor_bytes(q, root), first[root], last[root])
+                  for root in first if root in written["key"] - written["frame"] - set(io_roots)]
+    frame_region = [Buffer(root, _tensor_bytes(q, root), first[root], last[root])
+                    for root in first if root not in io_roots and root not in
+                    {b.name for b in key_region}]
+    offsets, key_bytes = plan_memory(key_region, alignment)
+    frame_offsets, arena_bytes = plan_memory(frame_region, alignment)
+    offsets.update({root: key_bytes + offset for root, offset in frame_offsets.items()})
+    arena_bytes += key_bytes
+    buffers = key_region + frame_region
     check_no_overlap(buffers, offsets)
 
     weights_bytes = len(lowering.blob.data)
@@ -259,8 +298,8 @@ def lower(q: QuantizedGraph, *, alignment: int, ddr_limit: int) -> tuple[Program
         root, delta = home[value.tensor]
         return roots[root] + delta + value.delta
 
-    instructions = [Instruction(p.engine, p.node, {k: place(v) for k, v in p.registers.items()})
-                    for p in protos]
+    instructions = [Instruction(p.engine, p.node, {k: place(v) for k, v in p.registers.items()},
+                                phase=p.phase) for p in protos]
     for instruction, deps in zip(instructions, reduce_dependencies(conflicts(instructions))):
         instruction.deps = deps
     tensors = {name: {"offset": place(At(name)), "bytes": _tensor_bytes(q, name),

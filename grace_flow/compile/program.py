@@ -5,13 +5,22 @@ grace_flow/hls/registers.py), plus the indices of the instructions it must wait 
 walks the list, starting an instruction on its engine when its dependencies are done, so
 independent instructions on different engines overlap.
 
+Each instruction has a phase. ``key`` instructions depend only on the key frame (the source
+image) and constants: they come first in the program and run once per key frame (the first
+frame of a GOP); their outputs stay in DDR for the whole GOP. ``frame`` instructions run for
+every frame; on a frame without a new key frame the host skips the key instructions and treats
+dependencies on them as met.
+
 Binary format (little-endian), what the board-side driver reads:
 
     header   magic b"GFPG", u16 version, u16 instruction count, u32 DDR bytes needed,
              u32 weights offset, u32 weights bytes, u32 arena offset, u32 arena bytes
     per instruction
-             u8 engine id (ENGINE_IDS), u8 register count, u16 dependency count,
+             u8 engine id (ENGINE_IDS), u8 register count, u8 flags (bit 0: key phase, the
+             other bits 0), u16 dependency count,
              u32 × registers (the engine's table order), u16 × dependencies
+
+Every key instruction precedes every frame instruction (checked when decoding).
     trailer  u32 CRC-32 of everything before it
 """
 
@@ -28,9 +37,12 @@ from grace_flow.fsutil import atomic_write_bytes, atomic_write_text
 from grace_flow.hls.registers import REGISTERS
 
 MAGIC = b"GFPG"
-VERSION = 1
+VERSION = 2
 ENGINE_IDS = {name: index for index, name in enumerate(REGISTERS)}
 _HEADER = struct.Struct("<4sHHIIIII")
+_INSTRUCTION = struct.Struct("<BBBH")
+PHASES = ("key", "frame")
+KEY_FLAG = 1
 
 
 class ProgramError(FlowError):
@@ -39,12 +51,24 @@ class ProgramError(FlowError):
 
 @dataclass
 class Instruction:
-    """One engine run: ``registers`` by name (unsigned 32-bit values), waiting for ``deps``."""
+    """One engine run: ``registers`` by name (unsigned 32-bit values), waiting for ``deps``;
+    ``phase`` "key" (once per key frame) or "frame" (every frame)."""
 
     engine: str
     node: str
     registers: dict[str, int]
     deps: list[int] = field(default_factory=list)
+    phase: str = "frame"
+
+
+def frame_only(instructions: list[Instruction]) -> list[Instruction]:
+    """What a frame without a new key frame runs: the frame-phase instructions, renumbered, their
+    dependencies on key instructions dropped (those outputs are already in DDR)."""
+    new = {old: k for k, old in enumerate(
+        i for i, ins in enumerate(instructions) if ins.phase != "key")}
+    return [Instruction(ins.engine, ins.node, ins.registers,
+                        [new[d] for d in ins.deps if d in new], ins.phase)
+            for old, ins in enumerate(instructions) if old in new]
 
 
 @dataclass
@@ -64,7 +88,8 @@ class Program:
                                      *self.weights, *self.arena))
         for ins in self.instructions:
             names = [reg.name for reg in REGISTERS[ins.engine]]
-            out += struct.pack("<BBH", ENGINE_IDS[ins.engine], len(names), len(ins.deps))
+            out += _INSTRUCTION.pack(ENGINE_IDS[ins.engine], len(names),
+                                     KEY_FLAG if ins.phase == "key" else 0, len(ins.deps))
             out += struct.pack(f"<{len(names)}I", *(ins.registers.get(n, 0) & 0xFFFFFFFF
                                                     for n in names))
             out += struct.pack(f"<{len(ins.deps)}H", *ins.deps)
@@ -91,8 +116,9 @@ class Program:
     def load(cls, listing_path: Path) -> "Program":
         """Read a program from its JSON listing."""
         data = json.loads(Path(listing_path).read_text())
-        instructions = [Instruction(d["engine"], d["node"], d["registers"], d["deps"])
-                        for d in data["instructions"]]
+        # A listing without phases (an older compile) reruns everything every frame.
+        instructions = [Instruction(d["engine"], d["node"], d["registers"], d["deps"],
+                                    d.get("phase", "frame")) for d in data["instructions"]]
         return cls(instructions, data["ddr_bytes"],
                    (data["weights"]["offset"], data["weights"]["bytes"]),
                    (data["arena"]["offset"], data["arena"]["bytes"]), data["tensors"],
@@ -107,7 +133,8 @@ def decode(data: bytes, name: str = "program.bin") -> Program:
         raise ProgramError(f"{name}: CRC mismatch: the file is damaged, rebuild it (doit compile)")
     magic, version, count, ddr_bytes, w_off, w_len, a_off, a_len = _HEADER.unpack_from(data)
     if magic != MAGIC or version != VERSION:
-        raise ProgramError(f"{name}: not a version-{VERSION} grace_flow program")
+        raise ProgramError(f"{name}: not a version-{VERSION} grace_flow program: recompile "
+                           "(doit compile)")
     try:
         instructions, position = _decode_instructions(data[:-4], count, name)
     except struct.error:
@@ -121,15 +148,21 @@ def _decode_instructions(data: bytes, count: int, name: str) -> tuple[list[Instr
     engines = {index: engine for engine, index in ENGINE_IDS.items()}
     position, instructions = _HEADER.size, []
     for _ in range(count):
-        engine_id, reg_count, dep_count = struct.unpack_from("<BBH", data, position)
+        engine_id, reg_count, flags, dep_count = _INSTRUCTION.unpack_from(data, position)
         engine = engines.get(engine_id)
+        index = len(instructions)
         if engine is None or reg_count != len(REGISTERS[engine]):
-            raise ProgramError(f"{name}: instruction {len(instructions)} has a bad engine id")
-        position += 4
+            raise ProgramError(f"{name}: instruction {index} has a bad engine id")
+        if flags & ~KEY_FLAG:
+            raise ProgramError(f"{name}: instruction {index} has unknown flags {flags:#04x}")
+        phase = "key" if flags & KEY_FLAG else "frame"
+        if phase == "key" and instructions and instructions[-1].phase == "frame":
+            raise ProgramError(f"{name}: key instruction {index} after a frame instruction")
+        position += _INSTRUCTION.size
         values = struct.unpack_from(f"<{reg_count}I", data, position)
         position += 4 * reg_count
         deps = list(struct.unpack_from(f"<{dep_count}H", data, position))
         position += 2 * dep_count
         names = [reg.name for reg in REGISTERS[engine]]
-        instructions.append(Instruction(engine, "", dict(zip(names, values)), deps))
+        instructions.append(Instruction(engine, "", dict(zip(names, values)), deps, phase))
     return instructions, position

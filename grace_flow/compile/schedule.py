@@ -12,11 +12,17 @@ a later estimate backend may replace these formulas):
 
 The schedule is a list schedule with one in-order queue per engine (the host issues in program
 order): an instruction starts when its engine is free and every dependency has ended.
+
+A frame with a new key frame (the first of a GOP) runs the whole program; the other frames of the
+GOP run only the frame-phase instructions (program.frame_only). ``cycles_per_frame`` is the
+average over a GOP of ``gop`` frames, the key-phase work amortised (``gop`` 1: all of it every
+frame, ``total_cycles``).
 """
 
 from __future__ import annotations
 
 from grace_flow.compile.hazards import conv_geometry
+from grace_flow.compile.program import frame_only
 from grace_flow.hls.registers import MODES
 
 
@@ -42,31 +48,47 @@ def instruction_cycles(engine: str, r: dict[str, int], spec: dict) -> int:
     return per_pixel * r["height"] * r["width"]
 
 
-def schedule(program, specs: dict[str, dict]) -> dict:
+def _rows(instructions, specs: dict[str, dict]) -> list[dict]:
+    free: dict[str, int] = {}
+    rows = []
+    for index, ins in enumerate(instructions):
+        cycles = instruction_cycles(ins.engine, ins.registers, specs[ins.engine])
+        start = max([free.get(ins.engine, 0), *(rows[d]["end"] for d in ins.deps)])
+        rows.append({"index": index, "engine": ins.engine, "node": ins.node, "phase": ins.phase,
+                     "cycles": cycles, "start": start, "end": start + cycles})
+        free[ins.engine] = start + cycles
+    return rows
+
+
+def schedule(program, specs: dict[str, dict], gop: int = 1) -> dict:
     """Start and end cycle of every instruction, engine busy and concurrent cycles, total vs serial.
 
     ``concurrent`` maps each set of engines ("conv+keypoint") to the cycles during which exactly
-    those engines are busy together.
+    those engines are busy together. ``other_frame_cycles`` is the span of a frame without a new
+    key frame (frame-phase instructions only), ``cycles_per_frame`` the average over a GOP of
+    ``gop`` frames.
     """
-    free: dict[str, int] = {}
-    rows = []
-    for index, ins in enumerate(program.instructions):
-        cycles = instruction_cycles(ins.engine, ins.registers, specs[ins.engine])
-        start = max([free.get(ins.engine, 0), *(rows[d]["end"] for d in ins.deps)])
-        rows.append({"index": index, "engine": ins.engine, "node": ins.node, "cycles": cycles,
-                     "start": start, "end": start + cycles})
-        free[ins.engine] = start + cycles
+    if gop < 1:
+        raise ValueError(f"schedule: gop must be at least 1, got {gop}")
+    rows = _rows(program.instructions, specs)
     busy: dict[str, int] = {}
     for row in rows:
         busy[row["engine"]] = busy.get(row["engine"], 0) + row["cycles"]
     total = max((row["end"] for row in rows), default=0)
     serial = sum(busy.values())
+    other = max((row["end"] for row in _rows(frame_only(program.instructions), specs)),
+                default=0)
     return {
         "total_cycles": total,
         "serial_cycles": serial,
         "overlap_gain": round(serial / total, 4) if total else 1.0,
         "engine_busy_cycles": dict(sorted(busy.items())),
         "concurrent": _concurrent(rows),
+        "key_instructions": sum(row["phase"] == "key" for row in rows),
+        "key_serial_cycles": sum(row["cycles"] for row in rows if row["phase"] == "key"),
+        "other_frame_cycles": other,
+        "gop": gop,
+        "cycles_per_frame": total if gop == 1 else (total + (gop - 1) * other) / gop,
         "instructions": rows,
     }
 

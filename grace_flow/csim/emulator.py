@@ -3,6 +3,8 @@
 The DDR is one uint8 buffer of program.ddr_bytes with the weight blob at its offset; the host
 side (host.py) writes a frame's inputs, every instruction runs on its engine's C-sim library
 through the register interface the board uses (EngineLibrary.run), and the outputs are read back.
+Key-phase instructions run only for a new key frame (the first frame of a GOP); their outputs
+stay in DDR for the following frames.
 compare_with_golden names the first instruction whose output differs from the golden model;
 csim_decoder runs every pair of golden_vectors.npz and writes a JSON report.
 """
@@ -58,28 +60,48 @@ class Emulator:
         self.ddr = np.random.default_rng(0).integers(0, 256, program.ddr_bytes, dtype=np.uint8)
         self.ddr[offset:offset + size] = np.frombuffer(weights, dtype=np.uint8)
         self._complete = _completion(program)
+        self._key_source = None  # the key frame the key instructions last ran on
+        self._key_tensors: dict = {}  # their tensors then (key tensors are not rewritten later)
 
     def run_decoder(self, source_u8, kp_source_fp16, kp_driving_fp16, *,
-                    every_tensor: bool = False) -> tuple[dict, dict]:
+                    every_tensor: bool = False, new_key_frame: bool = True) -> tuple[dict, dict]:
         """Decode one frame: (outputs by role, every tensor by name if ``every_tensor``).
 
         Instructions run in issue order; each waits only for earlier ones (its deps), so this
         order respects them. A tensor is copied right after its last writer, before the
-        planner's reuse of its bytes can overwrite it.
+        planner's reuse of its bytes can overwrite it. Key instructions run only when
+        ``new_key_frame`` (the first frame of a GOP); otherwise ``source_u8`` must be the key
+        frame they last ran on, and the tensors they wrote then are reported again.
         """
         program = self.program
+        source_u8 = np.asarray(source_u8)
+        if not new_key_frame and (self._key_source is None
+                                  or not np.array_equal(source_u8, self._key_source)):
+            raise EmulatorError("csim: a frame without a new key frame must reuse the key frame "
+                                "of the last new_key_frame run")
         write_inputs(self.ddr, program, source_u8, kp_source_fp16, kp_driving_fp16)
+        if new_key_frame:
+            self._key_source, self._key_tensors = source_u8.copy(), {}
         tensors = {}
         if every_tensor:
             tensors = {name: read_tensor(self.ddr, program, name)
                        for name, done in self._complete.items() if done < 0}
+            if not new_key_frame:
+                tensors.update(self._key_tensors)
         for index, ins in enumerate(program.instructions):
             if any(d >= index for d in ins.deps):
                 raise EmulatorError(f"csim: instruction {index} waits for a later instruction")
+            key = ins.phase == "key"
+            if key and not new_key_frame:
+                continue
             self.engines[ins.engine].run(self.ddr, ins.registers)
-            if every_tensor:
-                tensors.update({name: read_tensor(self.ddr, program, name)
-                                for name, done in self._complete.items() if done == index})
+            if every_tensor or key:
+                done = {name: read_tensor(self.ddr, program, name)
+                        for name, last in self._complete.items() if last == index}
+                if every_tensor:
+                    tensors.update(done)
+                if key:
+                    self._key_tensors.update(done)
         outputs = {key.split(".", 1)[1]: read_tensor(self.ddr, program, name)
                    for key, name in program.io.items() if key.startswith("output.")}
         return outputs, tensors

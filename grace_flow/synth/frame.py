@@ -5,10 +5,16 @@ when its dependencies are done and its engine is free, spending ``host_us`` on t
 writes; engines run concurrently. The frame is at least as long as moving all its DDR bytes at
 the board's DDR peak. Energy is the board power model (PS + PL static + PL dynamic of the used
 resources at the clock) times the frame time. Every figure is "modeled".
+
+With a GOP of ``gop`` frames, the first frame runs the whole program (a new key frame) and the
+other ``gop - 1`` only its frame-phase instructions (program.frame_only): per-frame figures are
+the average over the GOP, so the key-phase work is amortised (``gop`` 1: every frame recomputes
+it).
 """
 
 from __future__ import annotations
 
+from grace_flow.compile.program import frame_only
 from grace_flow.synth.board import Board
 from grace_flow.synth.budget import PLATFORM, total_resources
 from grace_flow.synth.cycles import ENGINE_PORT_BYTES, KERNEL_PORT_BYTES, instruction_cost
@@ -36,32 +42,67 @@ def schedule(instructions: list, costs: list[int], host_cycles: int) -> list[tup
     return times
 
 
-def frame_model(instructions: list, specs: dict[str, dict], board: Board, clock_mhz: float,
-                pixels: int, port_bytes: int | None = None,
-                host_us: float = HOST_US_PER_INSTRUCTION) -> dict:
-    """Modeled latency, fps, DSP utilisation, DDR bytes and µJ per pixel of one frame."""
-    mhz = board.pl_clock_mhz(clock_mhz)
+def _run(instructions: list, specs: dict, board: Board, mhz: float, port_bytes, host_cycles
+         ) -> dict:
+    """Cycles (schedule or DDR bound), DDR bytes, conv MACs and busy cycles of one frame."""
     costs = [instruction_cost(ins, specs[ins.engine], board, mhz, port_bytes)
              for ins in instructions]
-    host_cycles = round(host_us * mhz)
     times = schedule(instructions, [c.cycles for c in costs], host_cycles)
     makespan = max((finish for _, finish in times), default=0)
     ddr_bytes = sum(c.ddr_bytes for c in costs)
     ddr_cycles = ddr_bytes / board.ddr_peak_bytes_per_s * mhz * 1e6
-    cycles = max(makespan, ddr_cycles)
+    return {
+        "makespan": makespan, "ddr_cycles": ddr_cycles, "cycles": max(makespan, ddr_cycles),
+        "ddr_bytes": ddr_bytes,
+        "macs": sum(c.macs for c, ins in zip(costs, instructions) if ins.engine == "conv"),
+        "busy": {engine: sum(c.cycles for c, ins in zip(costs, instructions)
+                             if ins.engine == engine) for engine in specs},
+        "instructions": len(instructions),
+    }
+
+
+def _per_frame(key_value, other_value, gop: int):
+    """The GOP average of a figure: one key frame, ``gop - 1`` frames without a new one."""
+    return key_value if gop == 1 else (key_value + (gop - 1) * other_value) / gop
+
+
+def frame_model(instructions: list, specs: dict[str, dict], board: Board, clock_mhz: float,
+                pixels: int, port_bytes: int | None = None,
+                host_us: float = HOST_US_PER_INSTRUCTION, gop: int = 1) -> dict:
+    """Modeled latency, fps, DSP utilisation, DDR bytes and µJ per pixel of one frame, averaged
+    over a GOP of ``gop`` frames (key-phase instructions run on its first frame only)."""
+    if gop < 1:
+        raise ValueError(f"frame_model: gop must be at least 1, got {gop}")
+    mhz = board.pl_clock_mhz(clock_mhz)
+    host_cycles = round(host_us * mhz)
+    key = _run(instructions, specs, board, mhz, port_bytes, host_cycles)
+    other = key if gop == 1 else _run(frame_only(instructions), specs, board, mhz, port_bytes,
+                                      host_cycles)
+    cycles = _per_frame(key["cycles"], other["cycles"], gop)
+    makespan = _per_frame(key["makespan"], other["makespan"], gop)
+    ddr_cycles = _per_frame(key["ddr_cycles"], other["ddr_cycles"], gop)
+    ddr_bytes = _per_frame(key["ddr_bytes"], other["ddr_bytes"], gop)
+    macs = _per_frame(key["macs"], other["macs"], gop)
+    busy = {engine: _per_frame(key["busy"][engine], other["busy"][engine], gop)
+            for engine in specs}
     seconds = cycles / (mhz * 1e6)
     used = {engine: engine_resources(engine, spec) for engine, spec in specs.items()}
     resources = total_resources(used)
     power = board.power.watts(resources, mhz)
-    macs = sum(c.macs for c, ins in zip(costs, instructions) if ins.engine == "conv")
     lanes = sum(mac_lanes(engine, spec) for engine, spec in specs.items())
-    busy = {engine: sum(c.cycles for c, ins in zip(costs, instructions) if ins.engine == engine)
-            for engine in specs}
     joules = power["total"] * seconds
     return {
         "label": "modeled",
         "clock_mhz": mhz,
         "instructions": len(instructions),
+        "gop": gop,
+        "key_instructions": sum(ins.phase == "key" for ins in instructions),
+        "gop_frames": {  # gop 1: every frame is a key frame
+            "key_frame": {"latency_s": key["cycles"] / (mhz * 1e6),
+                          "ddr_bytes": key["ddr_bytes"], "conv_macs": key["macs"]},
+            "other_frames": {"latency_s": other["cycles"] / (mhz * 1e6),
+                             "ddr_bytes": other["ddr_bytes"], "conv_macs": other["macs"]},
+        },
         "latency_cycles": round(cycles),
         "latency_s": seconds,
         "fps": 1 / seconds if seconds else float("inf"),

@@ -64,8 +64,10 @@ def synth_engine_report(engine: str, spec_path: Path, sources_dir: Path, board_p
 
 def synth_system_report(engine_reports: dict[str, Path], specs_dir: Path, program_json: Path,
                         board_path: Path, clock_mhz: float, margin: float, toolchain: str,
-                        pixels: int, hls_dir: Path, workdir: Path, report_path: Path) -> dict:
-    """Budget check of the engines on the board and the modeled frame; write the system record.
+                        pixels: int, hls_dir: Path, workdir: Path, report_path: Path,
+                        gop: int = 1) -> dict:
+    """Budget check of the engines on the board and the modeled frame (key-phase work amortised
+    over a GOP of ``gop`` frames); write the system record.
 
     With vitis, the block design is built and implemented, and its real utilization, timing and
     power reports are recorded next to the model.
@@ -85,7 +87,7 @@ def synth_system_report(engine_reports: dict[str, Path], specs_dir: Path, progra
     specs = {engine: json.loads((Path(specs_dir) / f"{engine}.json").read_text())
              for engine in engines}
     program = Program.load(program_json)
-    frame = frame_model(program.instructions, specs, board, clock_mhz, pixels)
+    frame = frame_model(program.instructions, specs, board, clock_mhz, pixels, gop=gop)
     total = total_resources(used)
     record = {
         "board": board.name,

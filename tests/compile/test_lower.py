@@ -25,23 +25,48 @@ def test_one_instruction_per_node_grid_sample_per_motion_no_concat(program):
     assert not any("concat" in n or n.endswith(".features") for n in nodes)
     qgraph = tiny_qgraph()
     computing = [n.name for n in qgraph.nodes if n.op != "concat"]
-    assert list(dict.fromkeys(nodes[1:])) == computing
+    key = [name for name in computing if name in KEY_NODES]
+    assert list(dict.fromkeys(nodes[1:])) == key + [n for n in computing if n not in key]
 
 
-def test_concat_inputs_are_slices_of_its_buffer(program):
+#: The nodes computed from the key frame alone (besides the pixel table "source").
+KEY_NODES = {"dense_motion_network.down", "first", "down_blocks.0", "down_blocks.1"}
+
+
+def test_exactly_the_source_only_nodes_are_key_and_come_first(program):
+    phases = [ins.phase for ins in program.instructions]
+    assert {ins.node for ins in program.instructions if ins.phase == "key"} == {"source",
+                                                                               *KEY_NODES}
+    assert set(phases) == {"key", "frame"}
+    assert phases == sorted(phases, key=["key", "frame"].index)  # every key one first
+    for ins in program.instructions:  # a key instruction never waits for a frame one
+        if ins.phase == "key":
+            assert all(program.instructions[d].phase == "key" for d in ins.deps)
+
+
+def _touches(spans, tensor) -> bool:
+    start, end = tensor["offset"], tensor["offset"] + tensor["bytes"]
+    return any(s < end and start < e for s, e in spans)
+
+
+def test_key_outputs_frame_instructions_read_are_never_overwritten(program):
+    """A key output a frame instruction reads is written by its writer only (it must last the
+    GOP); no frame instruction writes any key tensor's bytes."""
     t = program.tensors
-    prefix = "dense_motion_network."
-    outer = t[prefix + "hourglass.decoder.concat.2"]
-    up = t[prefix + "hourglass.decoder.up_blocks.2"]
-    features = t[prefix + "features"]
-    assert up["offset"] == outer["offset"] and features["offset"] == outer["offset"] + up["bytes"]
-    heat, warped = t[prefix + "heatmap"], t[prefix + "sparse_deformed"]
-    assert heat["offset"] == features["offset"]
-    assert warped["offset"] == heat["offset"] + heat["bytes"]
-    # each per-motion grid_sample writes its own slice of the warped block
-    outs = [ins.registers["out_off"] for ins in program.instructions
-            if ins.node == prefix + "sparse_deformed"]
-    assert outs == [warped["offset"] + m * 3 * 16 * 16 for m in range(KP + 1)]
+    for name, reader in (("down_blocks.1", "warped"),
+                         ("dense_motion_network.down", "dense_motion_network.sparse_deformed")):
+        assert any(ins.node == reader and ins.phase == "frame"
+                   and _touches(operand_spans(ins.engine, ins.registers)[0], t[name])
+                   for ins in program.instructions)
+        for index, ins in enumerate(program.instructions):
+            if index not in t[name]["writers"]:
+                assert not _touches(operand_spans(ins.engine, ins.registers)[1], t[name]), (
+                    name, ins.node)
+    for name in ("source", *KEY_NODES):
+        for ins in program.instructions:
+            if ins.phase == "frame":
+                assert not _touches(operand_spans(ins.engine, ins.registers)[1], t[name]), (
+                    name, ins.node)
 
 
 def test_layout_weights_arena_io_aligned_and_within_ddr(program):
@@ -101,8 +126,9 @@ def test_binary_program_decodes_to_the_same_instructions(tmp_path):
     compile_tiny(tmp_path, tiny_qgraph())
     listed = Program.load(tmp_path / "compile" / "program.json")
     decoded = decode((tmp_path / "compile" / "program.bin").read_bytes())
-    assert [(i.engine, i.deps) for i in decoded.instructions] == [
-        (i.engine, i.deps) for i in listed.instructions]
+    assert [(i.engine, i.deps, i.phase) for i in decoded.instructions] == [
+        (i.engine, i.deps, i.phase) for i in listed.instructions]
+    assert {i.phase for i in decoded.instructions} == {"key", "frame"}
     check_dependencies(decoded.instructions)
     assert (tmp_path / "compile" / "weights.bin").stat().st_size == listed.weights[1]
 

@@ -57,3 +57,18 @@ def test_serial_program_has_no_gain(compiled):
                                           "keypoint")}
     timing = schedule(chained, specs)
     assert timing["total_cycles"] == timing["serial_cycles"] and timing["concurrent"] == {}
+
+
+def test_gop_amortises_the_key_instructions(compiled):
+    program, timing = compiled
+    specs = {e: default_spec(e) for e in ("conv", "grid_sample", "upsample", "elementwise",
+                                          "keypoint")}
+    once = schedule(program, specs)
+    assert once["gop"] == 1 and once["cycles_per_frame"] == once["total_cycles"]
+    assert timing["cycles_per_frame"] == timing["total_cycles"]  # the compile stage: gop 1
+    assert once["key_instructions"] == 5  # the pixel table, motion downsample, encoder
+    assert 0 < once["other_frame_cycles"] < once["total_cycles"]
+    gop = schedule(program, specs, gop=4)
+    assert gop["cycles_per_frame"] == (once["total_cycles"] + 3 * once["other_frame_cycles"]) / 4
+    assert {k: v for k, v in gop.items() if k not in ("gop", "cycles_per_frame")} == {
+        k: v for k, v in once.items() if k not in ("gop", "cycles_per_frame")}

@@ -76,7 +76,7 @@ def test_auto_lists_take_the_union_and_capacities_respect_fixed_unroll():
      "compile: layer dense_motion_network.hourglass.encoder.down_blocks.0 needs 20 input "
      "channels, engines.conv.max_in_channels is 16: raise it or set it to auto"),
     ({"conv": {"kernel_sizes": [3, 5]}},
-     "compile: layer dense_motion_network.mask needs kernel size 7, engines.conv.kernel_sizes is "
+     "compile: layer first needs kernel size 7, engines.conv.kernel_sizes is "
      "[3, 5]: add it or set it to auto"),
     ({"elementwise": {"modes": ["table", "softmax"]}},
      "compile: layer occluded needs mode mul_map, engines.elementwise.modes is "

@@ -7,8 +7,8 @@ import pytest
 from decoder_support import GEOMETRY, compile_tiny, random_frames, tiny_qgraph
 
 from grace_flow.compile.program import Instruction, Program
-from grace_flow.csim.emulator import (Emulator, compare_with_golden, csim_decoder, load_engines,
-                                      mismatch_text)
+from grace_flow.csim.emulator import (Emulator, EmulatorError, compare_with_golden, csim_decoder,
+                                      load_engines, mismatch_text)
 from grace_flow.quant.golden import run_golden
 from grace_flow.quant.stage import golden_vectors
 
@@ -56,6 +56,59 @@ def test_decoder_is_bit_exact_with_golden(tmp_path, build_dir, variant):
             assert outputs[role].dtype == want[name].dtype
             assert np.array_equal(outputs[role], want[name]), role
     assert outputs["prediction"].dtype == np.uint8 and outputs["prediction"].shape == (3, 32, 32)
+
+
+def test_key_work_runs_once_per_gop_and_stays_bit_exact(default):
+    """One key frame, then frames that skip the key instructions: their outputs (read by the
+    frame instructions after earlier frames ran) are still in DDR, every tensor equals the
+    golden model's, which recomputes everything."""
+    program, emulator = default
+    qgraph = tiny_qgraph()
+    images, kp_source, kp_driving = random_frames(4, 4, seed=21)
+    images, kp_source = np.repeat(images[:1], 4, axis=0), np.repeat(kp_source[:1], 4, axis=0)
+    golden = run_golden(qgraph, images, kp_source, kp_driving)
+    key_nodes = {ins.node for ins in program.instructions if ins.phase == "key"}
+    assert "down_blocks.1" in key_nodes and "warped" not in key_nodes
+    predictions = []
+    for n in range(len(images)):
+        outputs, tensors = emulator.run_decoder(images[n], kp_source[n], kp_driving[n],
+                                                every_tensor=True, new_key_frame=n == 0)
+        mismatch = compare_with_golden(program, tensors,
+                                       {name: value[n] for name, value in golden.items()})
+        assert mismatch is None, f"frame {n}: {mismatch_text(mismatch)}"
+        assert set(tensors) >= set(golden)  # key tensors reported on frames that skipped them
+        predictions.append(outputs["prediction"])
+    assert not np.array_equal(predictions[1], predictions[2])  # the frames really differ
+    with pytest.raises(EmulatorError, match="must reuse the key frame"):
+        emulator.run_decoder(images[0][::-1].copy(), kp_source[0], kp_driving[0],
+                             new_key_frame=False)
+
+
+def test_skipped_key_instructions_do_not_run(default):
+    program, emulator = default
+    images, kp_source, kp_driving = random_frames(1, 4, seed=22)
+    runs = []
+    engines = dict(emulator.engines)
+    counting = Emulator(program, bytes(emulator.ddr[slice(*_span(program.weights))]),
+                        {name: _Counting(lib, runs) for name, lib in engines.items()})
+    with pytest.raises(EmulatorError, match="must reuse the key frame"):
+        counting.run_decoder(images[0], kp_source[0], kp_driving[0], new_key_frame=False)
+    counting.run_decoder(images[0], kp_source[0], kp_driving[0])
+    assert len(runs) == len(program.instructions)
+    runs.clear()
+    counting.run_decoder(images[0], kp_source[0], kp_driving[0], new_key_frame=False)
+    assert len(runs) == sum(ins.phase == "frame" for ins in program.instructions)
+
+
+class _Counting:
+    """An engine library that records each run."""
+
+    def __init__(self, library, runs: list):
+        self.library, self.runs = library, runs
+
+    def run(self, ddr, registers):
+        self.runs.append(registers)
+        return self.library.run(ddr, registers)
 
 
 @pytest.mark.parametrize("tensor, index, engine, node, offset", [

@@ -125,6 +125,42 @@ def test_frame_model_is_labelled_and_consistent(board):
     assert 0 < frame["lane_utilization"] <= 1
 
 
+def _phased(phases):
+    """A program of a key part (an encoder) and a frame part that reads it."""
+    return [Instruction(i.engine, i.node, i.registers, i.deps, phase) for i, phase in zip(
+        [conv("enc", 16, 32, 32), conv("enc2", 32, 32, 32, deps=[0]),
+         Instruction("grid_sample", "w", dict(channels=32, in_h=32, in_w=32, out_h=32, out_w=32)),
+         conv("dec", 32, 32, 16, deps=[1, 2])], phases)]
+
+
+def test_frame_model_amortises_the_key_work_over_the_gop(board):
+    specs = {e: default_spec(e) for e in ENGINES}
+    phased = _phased(["key", "key", "frame", "frame"])
+    all_frame = _phased(["frame"] * 4)  # what every frame recomputing it all looks like
+    old = frame_model(all_frame, specs, board, 100, 64 * 64)
+    once = frame_model(phased, specs, board, 100, 64 * 64)  # gop 1: the old figure exactly
+    assert {k: v for k, v in once.items() if k not in ("gop_frames", "key_instructions")} == {
+        k: v for k, v in old.items() if k not in ("gop_frames", "key_instructions")}
+    assert frame_model(all_frame, specs, board, 100, 64 * 64, gop=8)["latency_s"] == (
+        old["latency_s"])  # nothing to amortise
+    frames = frame_model(phased, specs, board, 100, 64 * 64, gop=8)
+    key, other = frames["gop_frames"]["key_frame"], frames["gop_frames"]["other_frames"]
+    assert frames["gop"] == 8 and frames["key_instructions"] == 2
+    assert key["latency_s"] == pytest.approx(old["latency_s"])
+    assert frames["latency_s"] == pytest.approx((key["latency_s"] + 7 * other["latency_s"]) / 8)
+    assert other["latency_s"] < frames["latency_s"] < old["latency_s"]
+    costs = [instruction_cost(i, specs[i.engine], board, 100) for i in phased]
+    assert other["conv_macs"] == costs[3].macs
+    assert frames["conv_macs"] == pytest.approx((costs[0].macs + costs[1].macs
+                                                 + 8 * costs[3].macs) / 8)
+    assert frames["ddr_bytes"] == pytest.approx((sum(c.ddr_bytes for c in costs)
+                                                 + 7 * sum(c.ddr_bytes for c in costs[2:])) / 8)
+    assert frames["uj_per_pixel"] == pytest.approx(
+        frames["power_w"]["total"] * frames["latency_s"] / 4096 * 1e6)
+    with pytest.raises(ValueError, match="gop must be at least 1"):
+        frame_model(phased, specs, board, 100, 64 * 64, gop=0)
+
+
 PROGRAM = [conv("a", 32, 16, 32), conv("b", 32, 16, 64, flags=3, deps=[0]),
            Instruction("grid_sample", "w", dict(channels=64, in_h=8, in_w=8, out_h=8, out_w=8),
                        [1])]
