@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from grace_flow.model.blocks import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d, level_width
-from grace_flow.model.fomm import read_fomm_checkpoint, read_fomm_config
+from grace_flow.model.fomm import load_fomm_part, read_fomm_config
 from grace_flow.model.motion import DenseMotionNetwork, warp
-from grace_flow.model.statedict import DECODER_HINTS, load_state_checked
+from grace_flow.model.statedict import DECODER_HINTS
 
 
 def resize(image: torch.Tensor, size: torch.Size) -> torch.Tensor:
@@ -127,7 +127,4 @@ class AGCDecoder(nn.Module):
         Jacobian settings are ignored; the decoder is returned in eval mode.
         """
         kwargs, _ = read_fomm_config(config_path)
-        decoder = cls(**kwargs)
-        state = read_fomm_checkpoint(checkpoint_path)["generator"]
-        load_state_checked(decoder, state, checkpoint_path, DECODER_HINTS)
-        return decoder.eval()
+        return load_fomm_part(cls(**kwargs), checkpoint_path, "generator", DECODER_HINTS)

@@ -10,7 +10,7 @@ import os
 
 import yaml
 
-from grace_flow.model.statedict import ModelError, read_torch_file
+from grace_flow.model.statedict import ModelError, load_state_checked, read_torch_file
 
 JACOBIAN_PREFIX = "jacobian."
 _JACOBIAN_OPTIONS = {"estimate_jacobian", "single_jacobian_map"}
@@ -77,3 +77,13 @@ def read_fomm_checkpoint(checkpoint_path: os.PathLike | str) -> dict:
         raise ModelError(f"{checkpoint_path}: not a first-order-model checkpoint (needs "
                          "'generator' and 'kp_detector' state dicts): check model.checkpoint")
     return {"generator": checkpoint["generator"], "kp_detector": checkpoint["kp_detector"]}
+
+
+def load_fomm_part(model, checkpoint_path: os.PathLike | str, part: str, hints) -> object:
+    """Load the ``part`` state dict (generator or kp_detector) of a FOMM checkpoint into ``model``.
+
+    Jacobian parameters are ignored; the model is returned in eval mode.
+    """
+    state = read_fomm_checkpoint(checkpoint_path)[part]
+    load_state_checked(model, state, checkpoint_path, hints, ignore_prefix=JACOBIAN_PREFIX)
+    return model.eval()

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from grace_flow.model.blocks import AntiAliasDownsample, Hourglass, coordinate_grid
-from grace_flow.model.fomm import JACOBIAN_PREFIX, read_fomm_checkpoint, read_fomm_config
-from grace_flow.model.statedict import KP_DETECTOR_HINTS, load_state_checked
+from grace_flow.model.fomm import load_fomm_part, read_fomm_config
+from grace_flow.model.statedict import KP_DETECTOR_HINTS
 
 
 class KeypointDetector(nn.Module):
@@ -69,8 +69,4 @@ class KeypointDetector(nn.Module):
         Jacobian parameters are ignored; the detector is returned in eval mode.
         """
         _, kwargs = read_fomm_config(config_path)
-        detector = cls(**kwargs)
-        state = read_fomm_checkpoint(checkpoint_path)["kp_detector"]
-        load_state_checked(detector, state, checkpoint_path, KP_DETECTOR_HINTS,
-                           ignore_prefix=JACOBIAN_PREFIX)
-        return detector.eval()
+        return load_fomm_part(cls(**kwargs), checkpoint_path, "kp_detector", KP_DETECTOR_HINTS)
