@@ -296,7 +296,6 @@ class Graph:
             "clean": True,
         }
 
-
     def task_quantize(self) -> dict:
         """Fuse, calibrate and quantize the decoder; the integer golden model and its quality."""
         from grace_flow.quant.stage import OUTPUTS
@@ -362,9 +361,7 @@ class Graph:
                                                    "spec_path": self.paths.spec(engine),
                                                    "out_dir": self.paths.hls(engine)})],
                 "file_dep": [str(self.paths.spec(engine))] + [str(k) for k in kernels],
-                "targets": [str(self.paths.hls(engine) / name) for name in
-                            (f"{engine}_config.h", f"{engine}_top.cpp", *SHARED_HEADERS,
-                             f"{engine}_engine.h")],
+                "targets": self._hls_sources(engine),
                 "clean": True,
             }
 
@@ -373,7 +370,7 @@ class Graph:
                 (f"{engine}_config.h", f"{engine}_top.cpp", *SHARED_HEADERS, f"{engine}_engine.h")]
 
     def task_csim(self) -> Iterator[dict]:
-        """Per engine: g++ build + bit-exact self-test; then the whole decoder on every test frame."""
+        """Per engine: g++ build + bit-exact self-test; then the whole decoder, every test frame."""
         for engine in ENGINES:
             yield {
                 "name": engine,
