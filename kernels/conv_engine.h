@@ -250,28 +250,50 @@ void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
     const int pixels = rows * g.out_w;
     for (int ky = 0; ky < k; ++ky) {
         for (int kx = 0; kx < k; ++kx) {
+            const int tap = ky * k + kx;
             for (int gi = 0; gi < groups; ++gi) {
                 const bool start = ib == 0 && ky == 0 && kx == 0 && gi == 0;
+                // The pass's UNROLL_OUT × UNROLL_IN weights, a channel beyond the block as 0 (it
+                // then contributes 0 whatever its input word holds).
+                int32_t wt[Cfg::UNROLL_OUT][Cfg::UNROLL_IN];
+#pragma HLS ARRAY_PARTITION variable = wt complete dim = 0
+                for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
+#pragma HLS UNROLL
+                    for (int u = 0; u < Cfg::UNROLL_IN; ++u) {
+#pragma HLS UNROLL
+                        const int i = gi * Cfg::UNROLL_IN + u;
+                        wt[o][u] = i < nb ? static_cast<int32_t>(w[o][i][tap]) : 0;
+                    }
+                }
                 int rr = 0, c = 0;
                 for (int px = 0; px < pixels; ++px) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS DEPENDENCE variable = acc inter false
                     const int col = c * stride + kx - p;
+                    // A padding column reads as 0: word 0, byte 0, masked.
                     const bool inside = col >= 0 && col < g.in_w;
+                    const int at = inside ? col : 0;
+                    const int32_t keep = inside ? -1 : 0;
                     const int row = rr * stride + ky;
+                    int32_t a[Cfg::UNROLL_OUT];
+#pragma HLS ARRAY_PARTITION variable = a complete dim = 0
                     for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
 #pragma HLS UNROLL
-                        int32_t a = start ? bias[o] : acc[o][rr][c];
-                        for (int u = 0; u < Cfg::UNROLL_IN; ++u) {
+                        a[o] = start ? bias[o] : acc[o][rr][c];
+                    }
+                    for (int u = 0; u < Cfg::UNROLL_IN; ++u) {
 #pragma HLS UNROLL
-                            const int i = gi * Cfg::UNROLL_IN + u;
-                            // A channel beyond the block or a padding column contributes 0.
-                            if (i < nb && inside) {
-                                a += static_cast<int32_t>(gf_byte(xin[i][row][col >> 3], col & 7)) *
-                                     w[o][i][ky * k + kx];
-                            }
+                        const int i = gi * Cfg::UNROLL_IN + u;
+                        const int32_t x =
+                            static_cast<int32_t>(gf_byte(xin[i][row][at >> 3], at & 7)) & keep;
+                        for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
+#pragma HLS UNROLL
+                            a[o] += x * wt[o][u];
                         }
-                        acc[o][rr][c] = a;
+                    }
+                    for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
+#pragma HLS UNROLL
+                        acc[o][rr][c] = a[o];
                     }
                     if (++c == g.out_w) {
                         c = 0;

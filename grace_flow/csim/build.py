@@ -15,7 +15,8 @@ from grace_flow.toolrun import ToolError, run_tool, tool_version
 
 COMPILER = "g++"
 # -Wno-unknown-pragmas: the `#pragma HLS` lines are for vitis_hls; g++ must ignore them quietly.
-FLAGS = ("-O2", "-std=c++17", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror",
+# -O3 (portable: no -march): g++ then fully unrolls the engines' UNROLL loops (bench/csim.py).
+FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror",
          "-Wno-unknown-pragmas")
 _DIAGNOSTIC = re.compile(
     r"^(?P<file>[^:\s]+):(?P<line>\d+):(?:\d+:)? (?:fatal )?error: (?P<msg>.*)$"
