@@ -46,6 +46,26 @@ class Node:
     def engine(self) -> str:
         return ENGINE_OF[self.op]
 
+    @classmethod
+    def from_json(cls, entry: dict) -> "Node":
+        """A node from its entry in a saved graph's ``nodes`` list."""
+        return cls(entry["name"], entry["op"], entry["inputs"], entry["output"], entry["attrs"])
+
+
+def save_graph(json_path: Path, params_path: Path, structure: dict,
+               params: dict[str, np.ndarray]) -> None:
+    """Write a graph's readable structure (JSON) and its arrays (.npz), atomically."""
+    atomic_write_text(json_path, json.dumps(structure, indent=1) + "\n")
+    atomic_save_npz(params_path, **params)
+
+
+def load_graph_files(json_path: Path, params_path: Path) -> tuple[dict, list[Node], dict]:
+    """(structure, nodes, arrays) of a graph written by :func:`save_graph`."""
+    data = json.loads(Path(json_path).read_text())
+    with np.load(params_path) as archive:
+        params = {name: archive[name] for name in archive.files}
+    return data, [Node.from_json(entry) for entry in data["nodes"]], params
+
 
 @dataclass
 class FusedGraph:
@@ -79,16 +99,11 @@ class FusedGraph:
 
     def save(self, json_path: Path, params_path: Path) -> None:
         """Write the structure (JSON) and the float parameters (.npz), atomically."""
-        atomic_write_text(json_path, json.dumps(self.to_json(), indent=1) + "\n")
-        atomic_save_npz(params_path, **self.params)
+        save_graph(json_path, params_path, self.to_json(), self.params)
 
     @classmethod
     def load(cls, json_path: Path, params_path: Path) -> "FusedGraph":
         """Read a graph written by :meth:`save`."""
-        data = json.loads(Path(json_path).read_text())
-        nodes = [Node(d["name"], d["op"], d["inputs"], d["output"], d["attrs"])
-                 for d in data["nodes"]]
+        data, nodes, params = load_graph_files(json_path, params_path)
         shapes = {**data["inputs"], **{d["output"]: d["shape"] for d in data["nodes"]}}
-        with np.load(params_path) as archive:
-            params = {name: archive[name] for name in archive.files}
         return cls(nodes, shapes, params, list(data["inputs"]), data["outputs"])

@@ -7,14 +7,12 @@ scales) and an .npz of the integer arrays; the .npz is authoritative for the int
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from grace_flow.fsutil import atomic_save_npz, atomic_write_text
-from grace_flow.quant.graph import Node
+from grace_flow.quant.graph import Node, load_graph_files, save_graph
 
 #: Integer parameters listed only by dtype and shape in the JSON (too large to read).
 BULK_PARAMS = ("weight", "grid", "table", "exp_table", "gauss_table", "pixel_table")
@@ -89,20 +87,15 @@ class QuantizedGraph:
 
     def save(self, json_path: Path, params_path: Path) -> None:
         """Write the structure (JSON) and the integer arrays (.npz), atomically."""
-        atomic_write_text(json_path, json.dumps(self.to_json(), indent=1) + "\n")
-        atomic_save_npz(params_path, **self.params)
+        save_graph(json_path, params_path, self.to_json(), self.params)
 
     @classmethod
     def load(cls, json_path: Path, params_path: Path) -> "QuantizedGraph":
         """Read a graph written by :meth:`save`."""
-        data = json.loads(Path(json_path).read_text())
-        nodes = [Node(d["name"], d["op"], d["inputs"], d["output"], d["attrs"])
-                 for d in data["nodes"]]
+        data, nodes, params = load_graph_files(json_path, params_path)
         shapes = {name: d["shape"] for name, d in data["inputs"].items()}
         formats = {name: d["format"] for name, d in data["inputs"].items()}
         for d in data["nodes"]:
             shapes[d["output"]], formats[d["output"]] = d["shape"], d["format"]
-        with np.load(params_path) as archive:
-            params = {name: archive[name] for name in archive.files}
         scales = {d["name"]: d["weight_scale"] for d in data["nodes"] if "weight_scale" in d}
         return cls(nodes, shapes, list(data["inputs"]), data["outputs"], formats, params, scales)
