@@ -31,9 +31,11 @@ def size_folding(program, specs: dict, engine_settings: dict, search: dict | Non
         return specs, []
     from grace_flow.synth.board import load_board
 
+    growable = {engine: [key for key in spec if engine_settings.get(engine, {}).get(key, "auto")
+                         == "auto"] for engine, spec in specs.items()}
     return choose_folding(specs, auto_keys, program.instructions, load_board(search["board"]),
                           search["clock_mhz"], search["margin"], search["pixels"],
-                          search["objective"])
+                          search["objective"], growable=growable)
 
 
 def compile_program(qgraph_json, qparams_npz, out_dir, *, engine_settings: dict, ddr_limit: int,

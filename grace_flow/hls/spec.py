@@ -39,6 +39,12 @@ _DEFAULTS = {
 }
 
 
+#: Capacity → the unroll factor that must divide it (an auto capacity is rounded up to one).
+UNROLLED_CAPACITIES = {("conv", "max_in_channels"): "unroll_in",
+                       ("conv", "max_out_channels"): "unroll_out",
+                       ("grid_sample", "max_channels"): "unroll_channels"}
+
+
 class SpecError(FlowError):
     """An engine spec the templates cannot serve."""
 

@@ -86,6 +86,13 @@ def _classes(total: int, block: int) -> list[tuple[int, int, int]]:
     return out
 
 
+def _band_iterations(in_rows: int, up: int, row_words: int) -> int:
+    """Iterations of conv_load's loop over one channel's band (one DDR span, one loop entry): a
+    word per band row and word, or under upsample a word per source row and word (it fills the
+    one or two band rows that repeat the source row)."""
+    return ((in_rows + 1) // 2 + 1 if up else in_rows) * row_words
+
+
 def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
     """conv_run's step pipeline: per (band, output block, input block) step
     max(load, compute, store) + STAGE_SYNC (its DATAFLOW stages)."""
@@ -121,7 +128,8 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
                 # A copy holds the band and input block of step s − 2 (docs/engines.md §2).
                 loads = n_in > 2 or (b_index == 0 if n_in == 2 else b_index < 2)
                 groups = math.ceil(nb / ui)
-                load = (loads * nb * in_rows * (lat + READER_PRIME + row_words)
+                load = (loads * nb * (lat + READER_PRIME + _band_iterations(in_rows, up,
+                                                                             row_words))
                         + ch * (lat + READER_PRIME + nb * chunks)
                         + first * (lat + ch)
                         + last * (lat + ch + residual * ch * (
@@ -137,7 +145,8 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
                                    + stored_rows * store_w))
     # Pipeline fill (the first step's load) and drain (the last tile's store).
     first_block = min(in_c, block)
-    cycles += (first_block * ((min(tr, out_h) - 1) * s + k) * (lat + READER_PRIME + row_words)
+    first_rows = (min(tr, out_h) - 1) * s + k
+    cycles += (first_block * (lat + READER_PRIME + _band_iterations(first_rows, up, row_words))
                + min(uo, out_c) * (lat + READER_PRIME + tr * store_words))
     return Cost(cycles, bytes_moved, out_h * out_w * out_c * in_c * k * k)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 
 from grace_flow.errors import FlowError
-from grace_flow.hls.spec import SpecError, check_spec
+from grace_flow.hls.spec import UNROLLED_CAPACITIES, SpecError, check_spec
 from grace_flow.synth.board import Board
 from grace_flow.synth.budget import RESOURCES, budget, total_resources
 from grace_flow.synth.estimate import engine_resources
@@ -21,7 +21,8 @@ from grace_flow.synth.frame import frame_model
 #: Values tried for each searchable key (filtered by the spec's own rules, e.g. divisibility).
 CANDIDATES = {
     ("conv", "unroll_in"): (1, 2, 4, 8, 16, 32),
-    ("conv", "unroll_out"): (1, 2, 4, 8, 16, 32),
+    # Output lanes need not be a power of two: the DSP column is 220, not 256.
+    ("conv", "unroll_out"): (1, 2, 4, 6, 8, 10, 12, 14, 16, 24, 32),
     ("conv", "tile_rows"): (2, 4, 8),
     ("grid_sample", "unroll_channels"): (1, 2, 4, 8),
     ("grid_sample", "band_rows"): (4, 8, 16),
@@ -48,11 +49,13 @@ def _options(specs: dict, auto_keys: dict[str, list[str]]) -> list[tuple[str, st
 
 def choose_folding(specs: dict[str, dict], auto_keys: dict[str, list[str]], instructions: list,
                    board: Board, clock_mhz: float, margin: float, pixels: int,
-                   objective: str = "latency") -> tuple[dict[str, dict], list[dict]]:
+                   objective: str = "latency", growable: dict[str, list[str]] | None = None
+                   ) -> tuple[dict[str, dict], list[dict]]:
     """Specs with the auto keys chosen, and the Pareto rows (binding-resource use vs objective).
 
     ``specs`` hold every key (auto ones at any valid value: they are overwritten); the input is
-    not modified.
+    not modified. A capacity named in ``growable`` (left auto in the workflow) is rounded up to
+    a multiple of its unroll factor, as compile sizes it; a fixed one rules such unrolls out.
     """
     if objective not in OBJECTIVES:
         raise SearchError(f"synth.objective: {objective!r} unknown; use latency or energy")
@@ -63,6 +66,10 @@ def choose_folding(specs: dict[str, dict], auto_keys: dict[str, list[str]], inst
         trial = {engine: dict(spec) for engine, spec in specs.items()}
         for (engine, key, _), value in zip(options, values):
             trial[engine][key] = value
+        for (engine, key), unroll in UNROLLED_CAPACITIES.items():
+            if key in (growable or {}).get(engine, []):
+                trial[engine][key] = -(-trial[engine][key] // trial[engine][unroll]) * trial[
+                    engine][unroll]
         try:
             for engine in {engine for engine, _, _ in options}:
                 check_spec(engine, trial[engine])

@@ -9,8 +9,8 @@ What the model assumes (docs/estimate.md holds the full table and the calibratio
 * BRAM18: every buffer the top template declares, split into the banks its partition pragmas ask
   for; a bank of at most 1 Kbit goes to LUTRAM, a bigger one takes the cheapest 18 Kb aspect
   ratio (16K×1 … 512×36) that holds it. Completely partitioned arrays are registers (FF).
-* LUT/FF: a line fitted to the fixture csynth reports: ``c0 + c_dsp × DSP + c_maxi × m_axi``
-  (see grace_flow.synth.calibration) with DSP the datapath DSPs (index products carry no
+* LUT/FF: ``c0 + c_dsp × DSP + c_maxi × m_axi``, the adapter cost read off public reports and
+  the line fitted to real reports (see grace_flow.synth.calibration) with DSP the datapath DSPs (index products carry no
   surrounding logic), plus LUTRAM and register bits of the buffers.
 
 The result is the same record type as :func:`grace_flow.synth.reports.parse_report`, with
@@ -30,11 +30,12 @@ TOOL = "grace_flow estimate"
 BRAM18_SHAPES = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
 #: A bank of at most this many bits is implemented in LUTRAM (HLS's choice for small memories).
 LUTRAM_MAX_BITS = 1024
-#: LUT and FF = c0 + c_dsp × DSP + c_maxi × (m_axi bundles): grace_flow.synth.calibration's fit
-#: on the fixture csynth.xml reports (relative least squares; residuals in docs/estimate.md).
+#: LUT and FF = c0 + c_dsp × DSP + c_maxi × (m_axi bundles): c_maxi a measured adapter, c0 and
+#: c_dsp grace_flow.synth.calibration's fit (relative least squares; residuals in
+#: docs/estimate.md).
 LOGIC_COEFFICIENTS = {
-    "LUT": {"c0": 374.4, "c_dsp": 187.3, "c_maxi": 4928.9},
-    "FF": {"c0": 313.0, "c_dsp": 133.4, "c_maxi": 1292.3},
+    "LUT": {"c0": 901.6, "c_dsp": 98.3, "c_maxi": 1041},
+    "FF": {"c0": 373.3, "c_dsp": 115.3, "c_maxi": 1376},
 }
 #: DSP48E1 per runtime index product (operands narrowed to 18 × 25 bits: an assumption).
 INDEX_PRODUCT_DSP = 1

@@ -117,11 +117,15 @@ def frame_model(instructions: list, specs: dict[str, dict], board: Board, clock_
         "power_w": power,
         "energy_j": joules,
         "uj_per_pixel": joules / pixels * 1e6,
+        # The accelerator alone (PL static + dynamic), without the PS: how FPGA papers often
+        # count; the whole-chip figure above is the honest system number.
+        "uj_per_pixel_pl": (power["pl_static"] + power["pl_dynamic"]) * seconds / pixels * 1e6,
         "assumptions": {
             "port_bytes_per_cycle": port_bytes if port_bytes is not None else {
                 engine: ENGINE_PORT_BYTES.get(engine, KERNEL_PORT_BYTES) for engine in specs},
             "host_us_per_instruction": host_us,
-            "platform": PLATFORM["source"],
+            "platform": PLATFORM["source"] + "; HP interconnect: two SmartConnects (public "
+                        "post-synthesis breakdown, calibration.MAXI_ADAPTER's source)",
             "power": "Board.power.watts: PS static + dynamic, PL static, PL dynamic per "
                      "resource per MHz at default toggle rates; DDR chip power not included",
             "dsp_peak": "1 int8 MAC per DSP48E1 per cycle (no packing)",
