@@ -24,10 +24,10 @@ from grace_flow.synth.reports import parse_report
 MAXI_ADAPTER = {"LUT": 1041, "FF": 1376}
 #: HLS convolution blocks of that same breakdown (sub-modules: no m_axi), as calibration rows.
 PUBLIC_BLOCKS = [
-    {"name": "public conv block (74 DSP)", "DSP": 74, "maxi": 0, "LUT": 8739, "FF": 9011},
-    {"name": "public downsampling conv (35 DSP)", "DSP": 35, "maxi": 0, "LUT": 3871,
+    {"name": "public conv block", "DSP": 74, "maxi": 0, "LUT": 8739, "FF": 9011},
+    {"name": "public downsampling conv", "DSP": 35, "maxi": 0, "LUT": 3871,
      "FF": 4021},
-    {"name": "public conv2d+bn (25 DSP)", "DSP": 25, "maxi": 0, "LUT": 2578, "FF": 2942},
+    {"name": "public conv2d+bn", "DSP": 25, "maxi": 0, "LUT": 2578, "FF": 2942},
 ]
 #: Fixture csynth.xml stem -> m_axi bundles of its top (RTL ports' Object names).
 FIXTURES = {
