@@ -10,7 +10,9 @@
 // and the tile finished at step s−2 is stored (a DATAFLOW region per stage).
 //
 // DDR is a 64-bit word port (grace_ddr.h): input rows, weights, residual and output rows move as
-// whole words, 8 bytes per beat, at any byte alignment.
+// whole words, 8 bytes per beat, at any byte alignment. Tensors are CHW, so the source rows of an
+// input channel's band are one contiguous span: a step reads each as one burst, each source byte
+// once (an upsampled source row fills both of its band rows).
 //
 // Cfg (generated, <engine>_config.h): MAX_IN_C, MAX_OUT_C, MAX_W (widest row as read, after
 // upsample), ROW_WORDS (64-bit words of a MAX_W row), MAX_K, MAX_STRIDE, KERNEL_MASK /
@@ -119,6 +121,14 @@ static inline uint64_t conv_spread(uint64_t v) {
 // tile's first step and the requant parameters and residual rows on its last. A copy that
 // still holds the same band and input block (from step s − 2) is not read again. s outside
 // [0, n_steps) is a pipeline bubble.
+//
+// The band of one input channel is ONE reader and ONE flattened pipelined loop, not a reader
+// and a loop per band row: the reader spans the channel's source rows that the band needs
+// (src_rows · r.in_w bytes, contiguous in CHW), so they arrive as one burst (one DDR latency and
+// reader prime per channel) and each word is read once; the loop goes over (row slot, word),
+// (zero_rows + src_rows) · row_words cycles with at most one take() each, a slot being a padding
+// row (zeroed) or a source row. Under upsample a source row is 4 bytes per band word, spread to
+// 8 columns and written to both band rows it makes (src_rows ≈ inside band rows / 2).
 template <class Cfg>
 void conv_load(const uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom& g, int s,
                uint64_t xin[Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_WORDS],
@@ -137,22 +147,45 @@ void conv_load(const uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom&
     const int nb = conv_block_channels<Cfg>(r, ib);
     const int row_words = (g.in_w + 7) / 8;
     const bool held = s >= 2 && ((s - 2) / g.n_in) / g.n_blocks == band && (s - 2) % g.n_in == ib;
+    // Band rows [top, bot) lie inside the image, the others are padding rows (any of the band
+    // may be above the image and any below it). The inside rows come from source rows
+    // src0 .. src0 + src_rows − 1 (band row rr is source row (first + rr) >> up).
+    const int top = first < 0 ? (-first < in_rows ? -first : in_rows) : 0;
+    const int end = g.in_h - first;
+    const int bot = end < top ? top : (end < in_rows ? end : in_rows);
+    const int src0 = bot > top ? (first + top) >> g.up : 0;
+    const int src_rows = bot > top ? ((first + bot - 1) >> g.up) - src0 + 1 : 0;
+    // A channel's loop goes over slots of row_words words, in band order: the padding rows above
+    // the image, the source rows, the padding rows below it.
+    const int zero_rows = in_rows - (bot - top);
+    const int slots = zero_rows + src_rows;
     for (int i = 0; i < (held ? 0 : nb); ++i) {
-        const int ch = ib * Cfg::IN_BLOCK + i;
-        for (int rr = 0; rr < in_rows; ++rr) {
-            const int row = first + rr;
-            const bool inside = row >= 0 && row < g.in_h;
-            GfReader in;
-            const uint64_t src_row = static_cast<uint64_t>(ch) * r.in_h + (row >> g.up);
-            if (inside) in.open(ddr, r.in_off + src_row * src_w, src_w);
-            for (int j = 0; j < row_words; ++j) {
+        const uint64_t ch = static_cast<uint64_t>(ib) * Cfg::IN_BLOCK + i;
+        GfReader in;
+        if (src_rows > 0)
+            in.open(ddr, r.in_off + (ch * r.in_h + static_cast<uint64_t>(src0)) * src_w,
+                    static_cast<uint64_t>(src_rows) * src_w);
+        int sl = 0, j = 0, left = src_w;
+        for (int q = 0; q < slots * row_words; ++q) {
 #pragma HLS PIPELINE II = 1
-                // 8 columns as read per word: 8 source bytes, or 4 spread under upsample.
-                const int left = src_w - (g.up ? 4 : 8) * j;
-                const int n = g.up ? (left < 4 ? left : 4) : (left < 8 ? left : 8);
-                uint64_t v = 0;
-                if (inside) v = g.up ? conv_spread(in.take(n)) : in.take(n);
-                xin[i][rr][j] = v;
+            // A source slot takes 8 source bytes per word, or under upsample 4 spread to 8
+            // columns, and writes band rows rr and rr + 1 (rr is −1 when the band starts at a
+            // source row's second half, rr + 1 is in_rows when it ends at a first half: skipped).
+            // A padding slot writes 0 to its band row. The bytes of a row's last word beyond
+            // column in_w − 1 are unspecified (never computed on).
+            const bool src = sl >= top && sl < top + src_rows;
+            const int rr = !src ? (sl < top ? sl : sl - src_rows + (bot - top))
+                                : ((src0 + sl - top) << g.up) - first;
+            const int n = g.up ? (left < 4 ? left : 4) : (left < 8 ? left : 8);
+            uint64_t v = 0;
+            if (src) v = g.up ? conv_spread(in.take(n)) : in.take(n);
+            if (rr >= 0) xin[i][rr][j] = v;
+            if (src && g.up && rr + 1 < in_rows) xin[i][rr + 1][j] = v;
+            left -= n;
+            if (++j == row_words) {
+                j = 0;
+                left = src_w;
+                ++sl;
             }
         }
     }
