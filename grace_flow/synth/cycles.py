@@ -89,7 +89,9 @@ def _classes(total: int, block: int) -> list[tuple[int, int, int]]:
 def _band_iterations(in_rows: int, up: int, row_words: int) -> int:
     """Iterations of conv_load's loop over one channel's band (one DDR span, one loop entry): a
     word per band row and word, or under upsample a word per source row and word (it fills the
-    one or two band rows that repeat the source row)."""
+    one or two band rows that repeat the source row). Exact without upsample; under upsample
+    exact or one row over for interior bands, and an edge band's padding rows (a row slot each)
+    can add a row or two."""
     return ((in_rows + 1) // 2 + 1 if up else in_rows) * row_words
 
 
