@@ -20,7 +20,7 @@ import json
 from grace_flow.compile.hazards import conv_geometry
 from grace_flow.compile.lower import CompileError
 from grace_flow.hls.registers import CONV_FLAGS, ENGINES, MODES
-from grace_flow.hls.spec import UNROLLED_CAPACITIES, SpecError, check_spec, default_spec
+from grace_flow.hls.spec import SpecError, check_spec, default_spec, round_to_unroll
 
 #: Capacity keys and what one unit of them is, for the error messages.
 CAPACITIES = {
@@ -103,9 +103,7 @@ def resolve_spec(engine: str, settings: dict, required: dict) -> dict:
             spec[key] = _canonical(engine, key, default + required.get(key, []))
         else:
             spec[key] = default
-    for (name, key), unroll in UNROLLED_CAPACITIES.items():
-        if name == engine and settings.get(key, "auto") == "auto" and spec[key] % spec[unroll]:
-            spec[key] += spec[unroll] - spec[key] % spec[unroll]
+    round_to_unroll(engine, spec, [key for key in spec if settings.get(key, "auto") == "auto"])
     try:
         check_spec(engine, spec)
     except SpecError as error:

@@ -45,6 +45,14 @@ UNROLLED_CAPACITIES = {("conv", "max_in_channels"): "unroll_in",
                        ("grid_sample", "max_channels"): "unroll_channels"}
 
 
+def round_to_unroll(engine: str, spec: dict, keys) -> None:
+    """Round each capacity of ``spec`` named in ``keys`` up to a multiple of its unroll factor
+    (in place): how an auto capacity is sized."""
+    for (name, key), unroll in UNROLLED_CAPACITIES.items():
+        if name == engine and key in keys:
+            spec[key] = -(-spec[key] // spec[unroll]) * spec[unroll]
+
+
 class SpecError(FlowError):
     """An engine spec the templates cannot serve."""
 

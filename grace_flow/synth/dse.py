@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 
 from grace_flow.errors import FlowError
-from grace_flow.hls.spec import UNROLLED_CAPACITIES, SpecError, check_spec
+from grace_flow.hls.spec import SpecError, check_spec, round_to_unroll
 from grace_flow.synth.board import Board
 from grace_flow.synth.budget import RESOURCES, budget, total_resources
 from grace_flow.synth.estimate import engine_resources
@@ -66,10 +66,8 @@ def choose_folding(specs: dict[str, dict], auto_keys: dict[str, list[str]], inst
         trial = {engine: dict(spec) for engine, spec in specs.items()}
         for (engine, key, _), value in zip(options, values):
             trial[engine][key] = value
-        for (engine, key), unroll in UNROLLED_CAPACITIES.items():
-            if key in (growable or {}).get(engine, []):
-                trial[engine][key] = -(-trial[engine][key] // trial[engine][unroll]) * trial[
-                    engine][unroll]
+        for engine, spec in trial.items():
+            round_to_unroll(engine, spec, (growable or {}).get(engine, []))
         try:
             for engine in {engine for engine, _, _ in options}:
                 check_spec(engine, trial[engine])
