@@ -22,7 +22,7 @@ from grace_flow.synth.frame import frame_model
 CANDIDATES = {
     ("conv", "unroll_in"): (1, 2, 4, 8, 16, 32),
     # Output lanes need not be a power of two: the DSP column is 220, not 256.
-    ("conv", "unroll_out"): (1, 2, 4, 6, 8, 10, 12, 14, 16, 24, 32),
+    ("conv", "unroll_out"): (*range(1, 17), 24, 32),
     ("conv", "tile_rows"): (2, 4, 8),
     ("grid_sample", "unroll_channels"): (1, 2, 4, 8),
     ("grid_sample", "band_rows"): (4, 8, 16),
