@@ -9,11 +9,14 @@ Every figure is "modeled": no board, no vendor tools here. Two per-frame figures
 recomputing the key-phase work (the key frame's features: pixel table, encoder, the motion
 network's downsample of the source), and that work done once per GOP of `codec.gop` frames (its
 outputs stay in DDR), averaged over the GOP. The search's Pareto points are the all-in figure.
+Two bounds follow: the energy floor (every DSP doing two packed MACs per cycle) and the DSP-peak
+ceiling (the most MAC lanes any conv folding fits beside the other engines, every lane busy).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +28,7 @@ from grace_flow.compile.program import Program  # noqa: E402
 from grace_flow.config import board_file, load_workflow  # noqa: E402
 from grace_flow.synth.board import load_board  # noqa: E402
 from grace_flow.synth.budget import BudgetError, check_budget  # noqa: E402
+from grace_flow.synth.dse import most_mac_lanes  # noqa: E402
 from grace_flow.synth.estimate import engine_resources  # noqa: E402
 from grace_flow.synth.frame import PAPER_UJ_PER_PIXEL, frame_model  # noqa: E402
 
@@ -94,6 +98,16 @@ def main(workflow_path: Path) -> None:
               f"packed MACs at {top:g} MHz = {seconds:.3f} s at {watts:.2f} W -> "
               f"{watts * seconds / pixels * 1e6:.1f} uJ/pixel (PL only {pl_watts:.2f} W -> "
               f"{pl_watts * seconds / pixels * 1e6:.1f}; paper {PAPER_UJ_PER_PIXEL})")
+    # Ceiling: the most MAC lanes any conv folding fits beside the other engines, all busy (the
+    # chosen folding fits the workflow's margin, so some folding does).
+    needed = math.ceil(0.8 * board.resources.DSP)
+    for margin in sorted({workflow.synth.margin, 0.0}, reverse=True):
+        most = most_mac_lanes(specs, board, margin)
+        used = ", ".join(f"{key} {value}" for key, value in most["resources"].items())
+        print(f"ceiling (margin {margin:g}): the most MAC lanes any conv folding fits beside the "
+              f"other engines: {most['unroll_in']} x {most['unroll_out']} = {most['lanes']} "
+              f"({used}) -> at most {100 * most['lanes'] / board.resources.DSP:.1f} % of DSP "
+              f"peak, every lane busy every cycle (80 % needs {needed} lanes)")
     print("assumptions:", chosen["assumptions"])
 
 

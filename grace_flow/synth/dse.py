@@ -96,6 +96,33 @@ def choose_folding(specs: dict[str, dict], auto_keys: dict[str, list[str]], inst
     return best["specs"], pareto(rows, metric)
 
 
+def most_mac_lanes(specs: dict[str, dict], board: Board, margin: float) -> dict | None:
+    """The conv folding with the most MAC lanes that fits beside the other engines as specified,
+    whatever its speed: the ceiling of DSP-peak use (lanes / DSPs, every lane busy every cycle).
+
+    Tries every unroll_in candidate with unroll_out from 1 up, conv's channel capacities rounded
+    to the unrolls as compile would; returns {"unroll_in", "unroll_out", "lanes", "resources"}
+    of the largest (ties: the earlier unroll_in), or None when not even one lane fits.
+    """
+    limit, best = budget(board, margin), None
+    for unroll_in in CANDIDATES[("conv", "unroll_in")]:
+        for unroll_out in itertools.count(1):
+            conv = {**specs["conv"], "unroll_in": unroll_in, "unroll_out": unroll_out}
+            round_to_unroll("conv", conv, ("max_in_channels", "max_out_channels"))
+            try:
+                check_spec("conv", conv)
+            except SpecError:
+                break  # unroll_out past the spec's bound
+            total = total_resources({**{e: engine_resources(e, s) for e, s in specs.items()
+                                        if e != "conv"}, "conv": engine_resources("conv", conv)})
+            if any(total[key] > limit[key] for key in RESOURCES):
+                break  # every resource grows with the lanes
+            if best is None or unroll_in * unroll_out > best["lanes"]:
+                best = {"unroll_in": unroll_in, "unroll_out": unroll_out,
+                        "lanes": unroll_in * unroll_out, "resources": total}
+    return best
+
+
 def pareto(rows: list[dict], metric: str) -> list[dict]:
     """Rows not dominated in (binding resource use, ``metric``), by increasing resource use."""
     ordered = sorted(rows, key=lambda row: (row["binding"], row[metric], row["fractions"]))

@@ -5,11 +5,11 @@ import pytest
 from synth_support import VENDOR
 
 from grace_flow.compile.program import Instruction
-from grace_flow.hls.spec import default_spec
+from grace_flow.hls.spec import SpecError, default_spec, round_to_unroll
 from grace_flow.synth import calibration
 from grace_flow.synth.budget import PLATFORM, BudgetError, check_budget
 from grace_flow.synth.cycles import instruction_cost
-from grace_flow.synth.dse import SearchError, choose_folding
+from grace_flow.synth.dse import CANDIDATES, SearchError, choose_folding, most_mac_lanes
 from grace_flow.synth.estimate import (
     LOGIC_COEFFICIENTS,
     bram18_tiles,
@@ -201,3 +201,24 @@ def test_search_without_room_says_what_to_change(board):
     with pytest.raises(SearchError, match=r"^no folding of engines\.conv\.unroll_in, .* fits "
                                           r"pynq_z1 with margin 0\.95; lower"):
         _search(board, 0.95)
+
+
+def test_most_mac_lanes_fits_and_one_more_lane_does_not(board):
+    specs = {e: default_spec(e) for e in ENGINES}
+
+    def used_with(unroll_in, unroll_out):
+        conv = {**specs["conv"], "unroll_in": unroll_in, "unroll_out": unroll_out}
+        round_to_unroll("conv", conv, ("max_in_channels", "max_out_channels"))
+        return {**{e: engine_resources(e, s) for e, s in specs.items()},
+                "conv": engine_resources("conv", conv)}
+
+    most = most_mac_lanes(specs, board, 0.1)
+    assert most["resources"] == check_budget(
+        used_with(most["unroll_in"], most["unroll_out"]), board, 0.1)
+    for unroll_in in CANDIDATES[("conv", "unroll_in")]:
+        # The fewest output lanes giving more MAC lanes than the ceiling: no fit, or no spec.
+        with pytest.raises((BudgetError, SpecError)):
+            check_budget(used_with(unroll_in, most["lanes"] // unroll_in + 1), board, 0.1)
+    searched, _ = choose_folding(specs, AUTO, PROGRAM, board, 100, 0.1, 64 * 64)
+    assert most["lanes"] >= searched["conv"]["unroll_in"] * searched["conv"]["unroll_out"]
+    assert most_mac_lanes(specs, board, 0.97) is None
