@@ -47,6 +47,13 @@ def _options(specs: dict, auto_keys: dict[str, list[str]]) -> list[tuple[str, st
     return options
 
 
+def _within(specs: dict[str, dict], limit: dict[str, int]) -> dict[str, int] | None:
+    """The total resources of ``specs`` with the platform, or None when one is over ``limit``."""
+    total = total_resources({engine: engine_resources(engine, spec)
+                             for engine, spec in specs.items()})
+    return None if any(total[key] > limit[key] for key in RESOURCES) else total
+
+
 def choose_folding(specs: dict[str, dict], auto_keys: dict[str, list[str]], instructions: list,
                    board: Board, clock_mhz: float, margin: float, pixels: int,
                    objective: str = "latency", growable: dict[str, list[str]] | None = None
@@ -73,9 +80,8 @@ def choose_folding(specs: dict[str, dict], auto_keys: dict[str, list[str]], inst
                 check_spec(engine, trial[engine])
         except SpecError:
             continue  # e.g. an unroll that does not divide the capacity
-        used = {engine: engine_resources(engine, spec) for engine, spec in trial.items()}
-        total = total_resources(used)
-        if any(total[key] > limit[key] for key in RESOURCES):
+        total = _within(trial, limit)
+        if total is None:
             continue
         frame = frame_model(instructions, trial, board, clock_mhz, pixels)
         rows.append({
@@ -113,9 +119,8 @@ def most_mac_lanes(specs: dict[str, dict], board: Board, margin: float) -> dict 
                 check_spec("conv", conv)
             except SpecError:
                 break  # unroll_out past the spec's bound
-            total = total_resources({**{e: engine_resources(e, s) for e, s in specs.items()
-                                        if e != "conv"}, "conv": engine_resources("conv", conv)})
-            if any(total[key] > limit[key] for key in RESOURCES):
+            total = _within({**specs, "conv": conv}, limit)
+            if total is None:
                 break  # every resource grows with the lanes
             if best is None or unroll_in * unroll_out > best["lanes"]:
                 best = {"unroll_in": unroll_in, "unroll_out": unroll_out,
