@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from grace_flow.compile.hazards import conv_geometry
-from grace_flow.compile.program import Program
+from grace_flow.engines.program import Program
 from grace_flow.compile.stage import compile_program
 from grace_flow.csim.emulator import Emulator, load_engines
 from grace_flow.model import AGCDecoder

@@ -24,13 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grace_flow.compile.program import Program  # noqa: E402
+from grace_flow.engines.program import Program  # noqa: E402
 from grace_flow.config import board_file, load_workflow  # noqa: E402
-from grace_flow.synth.board import load_board  # noqa: E402
-from grace_flow.synth.budget import BudgetError, check_budget  # noqa: E402
-from grace_flow.synth.dse import most_mac_lanes  # noqa: E402
-from grace_flow.synth.estimate import engine_resources  # noqa: E402
-from grace_flow.synth.frame import PAPER_UJ_PER_PIXEL, frame_model  # noqa: E402
+from grace_flow.perf.board import load_board  # noqa: E402
+from grace_flow.perf.budget import BudgetError, check_budget  # noqa: E402
+from grace_flow.perf.search import most_mac_lanes  # noqa: E402
+from grace_flow.perf.estimate import engine_resources  # noqa: E402
+from grace_flow.perf.frame import PAPER_UJ_PER_PIXEL, frame_model  # noqa: E402
 
 
 def line(frame: dict, board, gop_note: str = "") -> str:

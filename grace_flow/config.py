@@ -18,8 +18,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from grace_flow.errors import FlowError
-from grace_flow.hls.registers import ENGINES
-from grace_flow.hls.spec import SpecError, check_spec, default_spec
+from grace_flow.engines.registers import ENGINES
+from grace_flow.engines.spec import SpecError, check_spec, default_spec
 from grace_flow.yamlload import YamlError, load_with_lines
 
 

@@ -18,7 +18,7 @@ from doit.tools import config_changed
 from grace_flow.config import (ConfigError, Workflow, board_file, engine_settings, load_workflow,
                                resolve, section_digest, stable_hash)
 from grace_flow.errors import FlowError
-from grace_flow.hls.registers import ENGINES
+from grace_flow.engines.registers import ENGINES
 from grace_flow.hls.render import KERNELS, SHARED_HEADERS, template_names
 
 ARTIFACTS = Path("artifacts")
@@ -126,7 +126,7 @@ def _encode_test_clips(**kwargs):
 
 
 def _float_quality(**kwargs):
-    from grace_flow.model.quality import float_quality
+    from grace_flow.codec.quality import float_quality
 
     float_quality(**kwargs)
 
@@ -191,7 +191,7 @@ class Graph:
     @property
     def board(self):
         """The board description (loaded when a task needs its numbers)."""
-        from grace_flow.synth.board import load_board
+        from grace_flow.perf.board import load_board
 
         return load_board(self.board_path)
 

@@ -1,8 +1,16 @@
 """Fixtures shared by the whole suite."""
 
 import pytest
-
 from doit_helpers import run_doit
+from repo_paths import BOARD_FILE
+
+from grace_flow.perf.board import load_board
+
+
+@pytest.fixture(scope="session")
+def board():
+    """The repository's PYNQ-Z1 board description."""
+    return load_board(BOARD_FILE)
 
 
 @pytest.fixture

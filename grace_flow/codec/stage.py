@@ -10,23 +10,13 @@ import numpy as np
 from grace_flow.fsutil import atomic_write_text
 
 
-def detect_keypoints(kp_detector, frames: np.ndarray, batch: int = 64) -> np.ndarray:
-    """Keypoints [T, K, 2] of uint8 frames [T, H, W, 3], in [-1, 1] (x, y)."""
-    import torch
-
-    from grace_flow.model.train import to_tensor
-
-    with torch.no_grad():
-        parts = [kp_detector(to_tensor(frames[i:i + batch])) for i in range(0, len(frames), batch)]
-    return torch.cat(parts).numpy()
-
-
 def encode_test_clips(checkpoint: Path, clips_path: Path, out_paths: list[Path],
                       report_path: Path, *, gop: int, fps: float, quality: int) -> dict:
     """Encode each test clip to its bitstream in ``out_paths``; write the bitrate report."""
     from grace_flow.codec import bitrate, encode_file
     from grace_flow.data import load_split
     from grace_flow.model import load_checkpoint
+    from grace_flow.model.inference import detect_keypoints
 
     _, kp_detector = load_checkpoint(checkpoint)
     frames, _ = load_split(clips_path, "test")

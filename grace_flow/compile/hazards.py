@@ -11,7 +11,7 @@ is kept: every dependency left is essential, so dropping any one of them breaks 
 from __future__ import annotations
 
 from grace_flow.errors import FlowError
-from grace_flow.hls.registers import CONV_FLAGS, MODES
+from grace_flow.engines.registers import CONV_FLAGS, MODES
 
 Span = tuple[int, int]  # [start, end) byte offsets in DDR
 

@@ -30,9 +30,9 @@ import numpy as np
 
 from grace_flow.compile.hazards import conflicts, reduce_dependencies
 from grace_flow.compile.memory import Buffer, align_up, check_no_overlap, plan_memory
-from grace_flow.compile.program import Instruction, Program
+from grace_flow.engines.program import Instruction, Program
 from grace_flow.errors import FlowError
-from grace_flow.hls.registers import CONV_FLAGS, MODES
+from grace_flow.engines.registers import CONV_FLAGS, MODES
 from grace_flow.quant.qgraph import PIXELS, QuantizedGraph
 
 #: The uint8 key frame [3, H, W] the host writes; the pixel-table instruction reads it.

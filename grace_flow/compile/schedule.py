@@ -22,8 +22,8 @@ frame, ``total_cycles``).
 from __future__ import annotations
 
 from grace_flow.compile.hazards import conv_geometry
-from grace_flow.compile.program import frame_only
-from grace_flow.hls.registers import MODES
+from grace_flow.engines.program import frame_only
+from grace_flow.engines.registers import MODES
 
 
 def _ceil(a: int, b: int) -> int:

@@ -19,8 +19,8 @@ import json
 
 from grace_flow.compile.hazards import conv_geometry
 from grace_flow.compile.lower import CompileError
-from grace_flow.hls.registers import CONV_FLAGS, ENGINES, MODES
-from grace_flow.hls.spec import SpecError, check_spec, default_spec, round_to_unroll
+from grace_flow.engines.registers import CONV_FLAGS, ENGINES, MODES
+from grace_flow.engines.spec import SpecError, check_spec, default_spec, round_to_unroll
 
 #: Capacity keys and what one unit of them is, for the error messages.
 CAPACITIES = {

@@ -21,7 +21,7 @@ def _json(value) -> str:
 
 def size_folding(program, specs: dict, engine_settings: dict, search: dict | None) -> tuple:
     """Run the design-space search on the ``auto`` unroll/tile keys (if any); (specs, pareto)."""
-    from grace_flow.synth.dse import CANDIDATES, choose_folding
+    from grace_flow.perf.search import CANDIDATES, choose_folding
 
     auto_keys = {engine: [key for key, value in settings.items()
                           if value == "auto" and (engine, key) in CANDIDATES]
@@ -29,7 +29,7 @@ def size_folding(program, specs: dict, engine_settings: dict, search: dict | Non
     auto_keys = {engine: keys for engine, keys in auto_keys.items() if keys}
     if not auto_keys or search is None:
         return specs, []
-    from grace_flow.synth.board import load_board
+    from grace_flow.perf.board import load_board
 
     growable = {engine: [key for key in spec if engine_settings.get(engine, {}).get(key, "auto")
                          == "auto"] for engine, spec in specs.items()}

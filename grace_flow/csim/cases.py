@@ -17,7 +17,7 @@ import numpy as np
 from grace_flow.csim import cases_conv, cases_ops
 from grace_flow.csim.ddr import Ddr, bytes_needed
 from grace_flow.csim.draft import Draft
-from grace_flow.hls.spec import check_spec
+from grace_flow.engines.spec import check_spec
 
 
 #: Each engine's draw: (spec, rng, index) -> Draft.

@@ -9,7 +9,7 @@ the widest row as read.
 import numpy as np
 
 from grace_flow.csim.draft import Draft
-from grace_flow.hls.spec import engine_constants
+from grace_flow.engines.spec import engine_constants
 from grace_flow.quant import numerics as nx
 
 #: Largest in_c · k² for which conv2d_int8's int32 accumulator bound holds (with a 2^16 bias).

@@ -7,7 +7,7 @@ number within its mode, to the mode's draw, which picks its edge cases from resi
 import numpy as np
 
 from grace_flow.csim.draft import Draft
-from grace_flow.hls.registers import MODES
+from grace_flow.engines.registers import MODES
 from grace_flow.quant import numerics as nx
 from grace_flow.quant import tables
 

@@ -30,7 +30,7 @@ def csim_test_clips(program_dir: Path, specs_dir: Path, build_dir: Path, qgraph_
     Raises :class:`CsimMismatch` (after writing the report) when any tensor differs.
     """
     from grace_flow.codec import decode_file
-    from grace_flow.compile.program import Program
+    from grace_flow.engines.program import Program
     from grace_flow.csim.emulator import (Emulator, compare_with_golden, load_engines,
                                           mismatch_text)
     from grace_flow.quant.golden import run_golden

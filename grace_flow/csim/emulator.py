@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from grace_flow.compile.hazards import operand_spans
-from grace_flow.compile.program import Program
+from grace_flow.engines.program import Program
 from grace_flow.csim.build import build_engine
 from grace_flow.csim.engines import EngineLibrary
 from grace_flow.csim.host import read_tensor, write_inputs

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from grace_flow.errors import FlowError
-from grace_flow.hls.registers import REGISTERS, STATUS, register_index
+from grace_flow.engines.registers import REGISTERS, STATUS, register_index
 
 
 class EngineError(FlowError):

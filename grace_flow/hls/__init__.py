@@ -1,1 +1,1 @@
-"""HLS engine sources: the register interface and rendering of kernels/ templates for a spec."""
+"""HLS engine sources: kernels/ templates rendered for an engine spec."""

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 from grace_flow.fsutil import write_if_changed
-from grace_flow.hls.registers import CONV_FLAGS, MODES, REGISTERS, STATUS
-from grace_flow.hls.spec import SpecError, check_spec, engine_constants
+from grace_flow.engines.registers import CONV_FLAGS, MODES, REGISTERS, STATUS
+from grace_flow.engines.spec import SpecError, check_spec, engine_constants
 from grace_flow.templating import strict_environment
 
 KERNELS = Path(__file__).resolve().parents[2] / "kernels"

@@ -20,11 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-
-def to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """uint8 [..., H, W, 3] frames → float NCHW in [0, 1]."""
-    tensor = torch.from_numpy(np.ascontiguousarray(frames)).float().div_(255.0)
-    return tensor.movedim(-1, -3)
+from grace_flow.model.inference import to_tensor
 
 
 def pyramid_l1(prediction: torch.Tensor, target: torch.Tensor, scales: int) -> torch.Tensor:

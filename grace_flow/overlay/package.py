@@ -18,7 +18,7 @@ from pathlib import Path
 
 from grace_flow.errors import FlowError
 from grace_flow.fsutil import atomic_write_text
-from grace_flow.hls.registers import REGISTERS
+from grace_flow.engines.registers import REGISTERS
 
 MANIFEST = "manifest.json"
 REGISTER_MAP = "register_map.json"

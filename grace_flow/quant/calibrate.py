@@ -115,7 +115,7 @@ def select_pairs(clip_count: int, frame_count: int, gop: int, count: int) -> np.
 
 def fp16_keypoints(kp_detector, clips: np.ndarray) -> np.ndarray:
     """FP16 keypoints [N, T, K, 2] of uint8 clips [N, T, H, W, 3], as the codec transmits them."""
-    from grace_flow.codec.stage import detect_keypoints
+    from grace_flow.model.inference import detect_keypoints
 
     return np.stack([detect_keypoints(kp_detector, clip).astype(np.float16) for clip in clips])
 

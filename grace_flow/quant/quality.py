@@ -35,7 +35,7 @@ def _pixels(prediction: np.ndarray) -> np.ndarray:
 
 
 def _image_scores(reference: np.ndarray, images: np.ndarray) -> tuple[float, float]:
-    from grace_flow.model.quality import psnr, ssim
+    from grace_flow.metrics import psnr, ssim
 
     scores = np.array([(psnr(r, i), ssim(r, i)) for r, i in zip(reference, images)])
     return round(float(scores[:, 0].mean()), 3), round(float(scores[:, 1].mean()), 4)

@@ -45,8 +45,8 @@ def _engine_build(engine: str, sources_dir: Path, board, clock_mhz: float):
 def synth_engine_report(engine: str, spec_path: Path, sources_dir: Path, board_path: Path,
                         clock_mhz: float, toolchain: str, workdir: Path, report_path: Path) -> dict:
     """One engine's synthesis record (resources, clock; real csynth or estimate) → JSON."""
-    from grace_flow.hls.stage import read_spec
-    from grace_flow.synth.board import load_board
+    from grace_flow.engines.spec import read_spec
+    from grace_flow.perf.board import load_board
 
     board = load_board(board_path)
     spec = read_spec(engine, spec_path)
@@ -56,7 +56,7 @@ def synth_engine_report(engine: str, spec_path: Path, sources_dir: Path, board_p
         record = synth_engine(_engine_build(engine, sources_dir, board, clock_mhz), board,
                               Path(workdir))
     else:
-        from grace_flow.synth.estimate import estimate_engine
+        from grace_flow.perf.estimate import estimate_engine
 
         record = estimate_engine(engine, spec, board, clock_mhz)
     return _write(Path(report_path), {"engine": engine, "spec": spec, **record})
@@ -72,10 +72,10 @@ def synth_system_report(engine_reports: dict[str, Path], specs_dir: Path, progra
     With vitis, the block design is built and implemented, and its real utilization, timing and
     power reports are recorded next to the model.
     """
-    from grace_flow.compile.program import Program
-    from grace_flow.synth.board import load_board
-    from grace_flow.synth.budget import check_budget, total_resources
-    from grace_flow.synth.frame import frame_model
+    from grace_flow.engines.program import Program
+    from grace_flow.perf.board import load_board
+    from grace_flow.perf.budget import check_budget, total_resources
+    from grace_flow.perf.frame import frame_model
     from grace_flow.synth.reports import format_resources
 
     board = load_board(board_path)

@@ -17,7 +17,7 @@ from grace_flow.config import stable_hash
 from grace_flow.errors import FlowError
 from grace_flow.fsutil import write_if_changed
 from grace_flow.templating import strict_environment
-from grace_flow.synth.board import Board
+from grace_flow.perf.board import Board
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "kernels" / "tcl"
 SOLUTION = "solution1"

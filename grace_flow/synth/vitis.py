@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grace_flow.synth.board import Board
+from grace_flow.perf.board import Board
 from grace_flow.synth.reports import ReportError, parse_report
 from grace_flow.synth.tcl import EngineBuild, EngineIp, TclScript, hls_script, system_script
 from grace_flow.toolrun import ToolRun, run_tool

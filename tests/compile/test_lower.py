@@ -8,7 +8,7 @@ from decoder_support import compile_tiny, tiny_qgraph
 
 from grace_flow.compile.hazards import HazardError, check_dependencies, operand_spans
 from grace_flow.compile.lower import CompileError, lower
-from grace_flow.compile.program import Program, decode
+from grace_flow.engines.program import Program, decode
 
 KP = 4
 

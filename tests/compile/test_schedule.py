@@ -5,9 +5,9 @@ import json
 import pytest
 from decoder_support import compile_tiny, tiny_qgraph
 
-from grace_flow.compile.program import Program
+from grace_flow.engines.program import Program
 from grace_flow.compile.schedule import instruction_cycles, schedule
-from grace_flow.hls.spec import default_spec
+from grace_flow.engines.spec import default_spec
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from decoder_support import GEOMETRY, compile_tiny, tiny_qgraph
 
 from grace_flow.compile.lower import CompileError
 from grace_flow.compile.specs import resolve_spec
-from grace_flow.hls.registers import ENGINES
-from grace_flow.hls.spec import default_spec
+from grace_flow.engines.registers import ENGINES
+from grace_flow.engines.spec import default_spec
 
 
 def _spec_files(folder):

@@ -6,7 +6,7 @@ from grace_flow.csim.build import build_engine
 from grace_flow.csim.engines import EngineLibrary
 from grace_flow.csim.selftest import spec_hash
 from grace_flow.hls.render import render_engine
-from grace_flow.hls.spec import default_spec
+from grace_flow.engines.spec import default_spec
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from csim_support import assert_case
 from grace_flow.csim import cases_conv
 from grace_flow.csim.cases import make_case
 from grace_flow.hls.render import render_engine
-from grace_flow.hls.spec import default_spec
+from grace_flow.engines.spec import default_spec
 
 PROBE = Path(__file__).with_name("conv_load_probe.cpp")
 SPECS = {"default": default_spec("conv"),

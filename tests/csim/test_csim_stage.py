@@ -10,7 +10,7 @@ from grace_flow.csim import stage
 from grace_flow.csim.engines import EngineLibrary
 from grace_flow.csim.selftest import spec_hash
 from grace_flow.csim.stage import SelftestError, csim_engine
-from grace_flow.hls.spec import default_spec
+from grace_flow.engines.spec import default_spec
 from grace_flow.hls.stage import hls_engine
 
 SPEC = {**default_spec("upsample"), "max_width": 32}

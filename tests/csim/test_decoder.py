@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from decoder_support import GEOMETRY, compile_tiny, random_frames, tiny_qgraph
 
-from grace_flow.compile.program import Instruction, Program
+from grace_flow.engines.program import Instruction, Program
 from grace_flow.csim.emulator import (Emulator, EmulatorError, compare_with_golden, csim_decoder,
                                       load_engines, mismatch_text)
 from grace_flow.quant.golden import run_golden

@@ -5,7 +5,7 @@ import pytest
 from csim_support import assert_case
 
 from grace_flow.csim.cases import make_case
-from grace_flow.hls.spec import default_spec
+from grace_flow.engines.spec import default_spec
 
 CASES = 64
 SPEC = default_spec("elementwise")

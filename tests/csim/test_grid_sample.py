@@ -7,7 +7,7 @@ from csim_support import assert_case, assert_exact, run_case
 from grace_flow.csim.cases import make_case
 from grace_flow.csim.cases_ops import GRID_KINDS, random_grid
 from grace_flow.csim.ddr import Ddr
-from grace_flow.hls.spec import default_spec
+from grace_flow.engines.spec import default_spec
 from grace_flow.quant import numerics as nx
 
 CASES = 60

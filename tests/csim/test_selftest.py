@@ -6,8 +6,8 @@ import pytest
 from grace_flow.csim.cases import generate_cases
 from grace_flow.csim.engines import EngineError
 from grace_flow.csim.selftest import selftest_engine
-from grace_flow.hls.registers import ENGINES
-from grace_flow.hls.spec import default_spec
+from grace_flow.engines.registers import ENGINES
+from grace_flow.engines.spec import default_spec
 
 #: Reduced specs: every case must stay inside them, and a library built for them serves all.
 REDUCED = {

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from grace_flow.hls.render import render_engine
-from grace_flow.hls.spec import SpecError, default_spec
+from grace_flow.engines.spec import SpecError, default_spec
 from grace_flow.hls.stage import hls_engine
 
 

@@ -12,7 +12,7 @@ from grace_flow.overlay.package import (
     verify_manifest,
 )
 
-VENDOR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "vendor"
+from repo_paths import VENDOR
 
 
 def _inputs(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grace_flow.model.quality import psnr
+from grace_flow.metrics import psnr
 from grace_flow.quant.calibrate import float_inputs
 from grace_flow.quant.float_exec import run_float
 from grace_flow.quant.golden import run_golden

@@ -1,18 +1,11 @@
-"""Fixtures of the synthesis tests: the PYNQ-Z1 board and the mock vendor tools on PATH."""
+"""Fixtures of the synthesis tests: the mock vendor tools on PATH."""
 
 import os
 
 import pytest
-from synth_support import BOARD_FILE, MOCKS, VENDOR, read_calls
+from synth_support import MOCKS, VENDOR, read_calls
 
 from grace_flow import toolrun
-from grace_flow.synth.board import load_board
-
-
-@pytest.fixture(scope="session")
-def board():
-    """The repository's PYNQ-Z1 board description."""
-    return load_board(BOARD_FILE)
 
 
 class MockTools:

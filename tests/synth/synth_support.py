@@ -12,17 +12,14 @@ from pathlib import Path
 import pytest
 
 from grace_flow.synth.tcl import EngineBuild
+from repo_paths import BOARD_FILE, REPO, VENDOR  # noqa: F401  (re-exported to the synth tests)
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-VENDOR = REPO.parent / "shared" / "fixtures" / "vendor"
 MOCKS = HERE / "mock_tools"
 HARNESS = MOCKS / "tcl_stubs.tcl"
-BOARD_FILE = REPO / "constraints" / "boards" / "pynq-z1.yaml"
 ENGINES = ["conv", "grid_sample", "upsample", "elementwise", "keypoint"]
 
 needs_tclsh = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh not installed")
-needs_vendor = pytest.mark.skipif(not VENDOR.is_dir(), reason="../shared/fixtures/vendor absent")
 
 
 @dataclass
@@ -58,8 +55,7 @@ def run_stubbed(script: Path, **env: str) -> tuple[subprocess.CompletedProcess, 
     record = script.parent / "stub_record.txt"
     record.unlink(missing_ok=True)
     environment = {**os.environ, "GRACE_STUB_RECORD": str(record), **env}
-    if VENDOR.is_dir():
-        environment.setdefault("GRACE_FIXTURES", str(VENDOR))
+    environment.setdefault("GRACE_FIXTURES", str(VENDOR))
     done = subprocess.run(["tclsh", str(HARNESS), script.name], cwd=script.parent,
                           env=environment, capture_output=True, text=True, timeout=60)
     return done, read_calls(record) if record.exists() else []

@@ -1,6 +1,6 @@
 """Vendor report parsers against real Vivado HLS / Vitis HLS / Vivado reports.
 
-Every figure below was read by hand from the fixture files in ../shared/fixtures/vendor/.
+Every figure below was read by hand from the fixture files in tests/fixtures/vendor/.
 """
 
 import re
@@ -9,12 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from grace_flow.synth import ReportError, format_resources, parse_report
+from repo_paths import VENDOR
 
-VENDOR = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "vendor"
-pytestmark = pytest.mark.skipif(
-    not VENDOR.is_dir(), reason="vendor report fixtures (../shared/fixtures/vendor) not present"
-)
+from grace_flow.synth import ReportError, format_resources, parse_report
 
 Z7020 = {"LUT": 53200, "FF": 106400, "BRAM18": 280, "DSP": 220}
 Z7020_URAM = {**Z7020, "URAM": 0}

@@ -5,13 +5,13 @@ import re
 import shutil
 
 import pytest
-from synth_support import ENGINES, VENDOR, make_build, needs_tclsh, needs_vendor
+from synth_support import ENGINES, VENDOR, make_build, needs_tclsh
 
 from grace_flow.synth import ReportError
 from grace_flow.synth.tcl import engine_ip
 from grace_flow.synth.vitis import synth_engine, synth_system
 
-pytestmark = [needs_tclsh, needs_vendor]
+pytestmark = [needs_tclsh]
 
 
 def test_engines_then_system(tmp_path, board, mock_tools):

@@ -1,7 +1,7 @@
 """The co-processor program: engine instructions with dependencies, and its binary encoding.
 
 An instruction is one engine run: the engine and the values of its registers (the table in
-grace_flow/hls/registers.py), plus the indices of the instructions it must wait for. The host
+grace_flow/engines/registers.py), plus the indices of the instructions it must wait for. The host
 walks the list, starting an instruction on its engine when its dependencies are done, so
 independent instructions on different engines overlap.
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from grace_flow.errors import FlowError
 from grace_flow.fsutil import atomic_write_bytes, atomic_write_text
-from grace_flow.hls.registers import REGISTERS
+from grace_flow.engines.registers import REGISTERS
 
 MAGIC = b"GFPG"
 VERSION = 2

@@ -2,21 +2,21 @@
 the fixture reports, the budget message, and the design-space search."""
 
 import pytest
-from synth_support import VENDOR
+from repo_paths import VENDOR
 
-from grace_flow.compile.program import Instruction
-from grace_flow.hls.spec import SpecError, default_spec, round_to_unroll
+from grace_flow.engines.program import Instruction
+from grace_flow.engines.spec import SpecError, default_spec, round_to_unroll
 from grace_flow.synth import calibration
-from grace_flow.synth.budget import PLATFORM, BudgetError, check_budget
-from grace_flow.synth.cycles import instruction_cost
-from grace_flow.synth.dse import CANDIDATES, SearchError, choose_folding, most_mac_lanes
-from grace_flow.synth.estimate import (
+from grace_flow.perf.budget import PLATFORM, BudgetError, check_budget
+from grace_flow.perf.cycles import instruction_cost
+from grace_flow.perf.search import CANDIDATES, SearchError, choose_folding, most_mac_lanes
+from grace_flow.perf.estimate import (
     LOGIC_COEFFICIENTS,
     bram18_tiles,
     engine_resources,
     estimate_engine,
 )
-from grace_flow.synth.frame import frame_model, schedule
+from grace_flow.perf.frame import frame_model, schedule
 from grace_flow.synth.reports import parse_report
 
 ENGINES = ("conv", "grid_sample", "upsample", "elementwise", "keypoint")

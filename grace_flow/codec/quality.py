@@ -12,51 +12,19 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from grace_flow.codec.files import decode_file
 from grace_flow.fsutil import atomic_write_text
-
-
-def psnr(reference: np.ndarray, image: np.ndarray) -> float:
-    """PSNR in dB of uint8 ``image`` against ``reference`` (capped at 100 dB when identical)."""
-    if np.array_equal(reference, image):
-        return 100.0
-    return float(peak_signal_noise_ratio(reference, image, data_range=255))
-
-
-def ssim(reference: np.ndarray, image: np.ndarray) -> float:
-    """SSIM of two uint8 HxWx3 images."""
-    return float(structural_similarity(reference, image, channel_axis=-1, data_range=255))
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """Float NCHW in [0, 1] → uint8 NHWC, rounded."""
-    array = images.clamp(0, 1).mul(255).round().to(torch.uint8)
-    return array.permute(0, 2, 3, 1).numpy()
-
-
-@torch.no_grad()
-def reconstruct(decoder, clip) -> np.ndarray:
-    """Rebuild every frame of a decoded bitstream ``clip`` with ``decoder``: uint8 [T, H, W, 3]."""
-    from grace_flow.model.train import to_tensor
-
-    keypoints = torch.from_numpy(clip.keypoints.astype(np.float32))
-    starts = np.arange(clip.frame_count) // clip.gop * clip.gop
-    source = to_tensor(clip.key_frames[starts // clip.gop])
-    prediction = decoder(source, keypoints[starts], keypoints)["prediction"]
-    frames = to_uint8(prediction)
-    frames[starts == np.arange(clip.frame_count)] = clip.key_frames
-    return frames
+from grace_flow.metrics import psnr, ssim
 
 
 def float_quality(
     checkpoint: Path, clips_path: Path, bitstreams: list[Path], out_path: Path
 ) -> dict:
     """Write PSNR / SSIM of the decoder and of the key-frame baseline on the test clips."""
-    from grace_flow.codec import decode_file
     from grace_flow.data import load_split
     from grace_flow.model import load_checkpoint
+    from grace_flow.model.inference import reconstruct
 
     decoder, _ = load_checkpoint(checkpoint)
     originals, _ = load_split(clips_path, "test")

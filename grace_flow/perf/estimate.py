@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 
-from grace_flow.hls.spec import check_spec, engine_constants
-from grace_flow.synth.board import Board
+from grace_flow.engines.spec import check_spec, engine_constants
+from grace_flow.perf.board import Board
 
 TOOL = "grace_flow estimate"
 #: Bits of one BRAM18 tile and its aspect ratios (port width, depth).
@@ -146,7 +146,7 @@ def estimate_engine(engine: str, spec: dict, board: Board, clock_mhz: float | No
                     instructions: list | None = None) -> dict:
     """The estimate record of one engine: resources, clock, and (given its ``instructions``)
     latency_cycles {min, max} over them; same keys as a parsed csynth report."""
-    from grace_flow.synth.cycles import instruction_cost
+    from grace_flow.perf.cycles import instruction_cost
 
     clock_ns = board.clock_ns(clock_mhz)
     record = {

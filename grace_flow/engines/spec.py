@@ -5,10 +5,12 @@ check_spec rejects anything the templates cannot serve with a one-line SpecError
 engine_constants turns a valid spec into the compile-time constants of <engine>_config.h.
 """
 
+import json
 import re
+from pathlib import Path
 
 from grace_flow.errors import FlowError
-from grace_flow.hls.registers import CONV_FLAGS, MODES
+from grace_flow.engines.registers import CONV_FLAGS, MODES
 
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -187,3 +189,20 @@ def engine_constants(engine: str, spec: dict) -> dict[str, int]:
     if engine == "elementwise":
         return {"MAX_C": spec["max_channels"], "MAX_W": spec["max_width"], **modes}
     return {"MAX_KP": spec["max_kp"], **modes}
+
+
+def read_spec(engine: str, spec_path) -> dict:
+    """The checked spec of ``engine`` in ``spec_path``; a one-line SpecError naming the file."""
+    spec_path = Path(spec_path)
+    try:
+        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"{spec_path}: spec file missing; run the compile stage first") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        reason = str(error).splitlines()[0]
+        raise SpecError(f"{spec_path}: not a JSON spec ({reason})") from None
+    try:
+        check_spec(engine, spec)
+    except SpecError as error:
+        raise SpecError(f"{spec_path}: {error}") from None
+    return spec

@@ -12,11 +12,11 @@ from __future__ import annotations
 import itertools
 
 from grace_flow.errors import FlowError
-from grace_flow.hls.spec import SpecError, check_spec, round_to_unroll
-from grace_flow.synth.board import Board
-from grace_flow.synth.budget import RESOURCES, budget, total_resources
-from grace_flow.synth.estimate import engine_resources
-from grace_flow.synth.frame import frame_model
+from grace_flow.engines.spec import SpecError, check_spec, round_to_unroll
+from grace_flow.perf.board import Board
+from grace_flow.perf.budget import RESOURCES, budget, total_resources
+from grace_flow.perf.estimate import engine_resources
+from grace_flow.perf.frame import frame_model
 
 #: Values tried for each searchable key (filtered by the spec's own rules, e.g. divisibility).
 CANDIDATES = {

@@ -5,7 +5,7 @@ import zlib
 
 import pytest
 
-from grace_flow.compile.program import Instruction, Program, ProgramError, decode, frame_only
+from grace_flow.engines.program import Instruction, Program, ProgramError, decode, frame_only
 
 
 def sample() -> Program:

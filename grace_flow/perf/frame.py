@@ -1,6 +1,6 @@
 """Per-frame model of a program on the co-processor: overlap schedule, fps, DSP use, DDR, energy.
 
-The host walks the program in order (grace_flow/compile/program.py): it issues instruction i
+The host walks the program in order (grace_flow/engines/program.py): it issues instruction i
 when its dependencies are done and its engine is free, spending ``host_us`` on the register
 writes; engines run concurrently. The frame is at least as long as moving all its DDR bytes at
 the board's DDR peak. Energy is the board power model (PS + PL static + PL dynamic of the used
@@ -14,11 +14,11 @@ it).
 
 from __future__ import annotations
 
-from grace_flow.compile.program import frame_only
-from grace_flow.synth.board import Board
-from grace_flow.synth.budget import PLATFORM, total_resources
-from grace_flow.synth.cycles import ENGINE_PORT_BYTES, KERNEL_PORT_BYTES, instruction_cost
-from grace_flow.synth.estimate import engine_resources, mac_lanes
+from grace_flow.engines.program import frame_only
+from grace_flow.perf.board import Board
+from grace_flow.perf.budget import PLATFORM, total_resources
+from grace_flow.perf.cycles import ENGINE_PORT_BYTES, KERNEL_PORT_BYTES, instruction_cost
+from grace_flow.perf.estimate import engine_resources, mac_lanes
 
 #: Host time per instruction: ~16 AXI-Lite register writes from the PYNQ driver (Python MMIO,
 #: about 2 µs each) plus the start and the wait. An assumption.

@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from grace_flow.hls.registers import REGISTERS
-from grace_flow.hls.spec import engine_constants
-from grace_flow.synth.board import Board
+from grace_flow.engines.registers import REGISTERS
+from grace_flow.engines.spec import engine_constants
+from grace_flow.perf.board import Board
 
 #: DDR read latency through an HP port (address to first data); an assumption, not measured.
 DDR_LATENCY_NS = 250.0

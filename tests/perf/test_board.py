@@ -3,10 +3,10 @@
 import re
 
 import pytest
-from synth_support import BOARD_FILE, VENDOR, needs_vendor
+from repo_paths import BOARD_FILE, VENDOR
 
 from grace_flow.synth import parse_report
-from grace_flow.synth.board import BoardError, load_board
+from grace_flow.perf.board import BoardError, load_board
 
 
 def test_figures(board):
@@ -26,7 +26,6 @@ def test_every_coefficient_names_its_source(board):
         assert len(coefficient.source) > 40, name
 
 
-@needs_vendor
 def test_power_model_reproduces_the_pynq_add_report(board):
     """The model's coefficients come from this report: estimate it back from its utilization."""
     used = parse_report(VENDOR / "vivado" / "pynq_add_utilization_placed.rpt")["resources"]

@@ -1,11 +1,11 @@
-"""docs/engines.md states the register interface of grace_flow/hls/registers.py, not another."""
+"""docs/engines.md states the register interface of grace_flow/engines/registers.py, not another."""
 
 import re
 from pathlib import Path
 
 import pytest
 
-from grace_flow.hls.registers import REGISTERS, STATUS
+from grace_flow.engines.registers import REGISTERS, STATUS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "engines.md"
 ROW = re.compile(r"^\| (\d+) \| `(\w+)` \| (.+) \|$")

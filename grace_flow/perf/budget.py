@@ -9,7 +9,7 @@ the HP-side interconnect that joins the engines' m_axi masters to the HP ports.
 from __future__ import annotations
 
 from grace_flow.errors import FlowError
-from grace_flow.synth.board import Board
+from grace_flow.perf.board import Board
 
 RESOURCES = ("LUT", "FF", "BRAM18", "DSP")
 
