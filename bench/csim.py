@@ -66,9 +66,14 @@ def main() -> None:
         compile_program(
             folder / "q.json",
             folder / "q.npz",
+            ROOT / "constraints" / "boards" / "pynq-z1.yaml",
             folder / "compile",
             engine_settings={},
-            ddr_limit=512 << 20,
+            clock_mhz=100.0,
+            margin=0.1,
+            objective="latency",
+            gop=1,
+            pixels=SIZE * SIZE,
             alignment=64,
         )
         program = Program.load(folder / "compile" / "program.json")

@@ -1,29 +1,189 @@
-"""The task graph: the one place that knows artifact paths and which stage feeds which.
+"""The task graph: one table of stages, the one place that knows artifact paths.
 
-Stage packages expose plain functions; this module wires them into doit tasks with ``file_dep``,
-``targets`` and a ``config_changed`` on exactly the workflow sections each stage reads. Loading
-the graph imports no stage code (and so no torch): each action imports its stage when it runs.
+Each :class:`Step` declares one doit task once: the stage function it runs, the files it reads
+and writes (keyword arguments of that function, so they are exactly its ``file_dep`` and
+``targets``), and a typed :class:`Inputs` object holding the workflow values it reads. The same
+object is passed to the function as keyword arguments and hashed for doit's ``config_changed``,
+so what a stage reads and what invalidates it cannot drift apart. Loading the graph imports no
+stage code (and so no torch): each action imports its stage when it runs.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterable, Optional, Union
 
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
+from pydantic import BaseModel, ConfigDict
 
 from grace_flow.config import (ConfigError, Workflow, board_file, engine_settings, load_workflow,
-                               resolve, section_digest, stable_hash)
-from grace_flow.errors import FlowError
+                               resolve, stable_hash)
 from grace_flow.engines.registers import ENGINES
+from grace_flow.errors import FlowError
 from grace_flow.hls.render import KERNELS, SHARED_HEADERS, template_names
+from grace_flow.synth.stage import found_toolchain
 
 ARTIFACTS = Path("artifacts")
 #: DDR alignment of every operand: one AXI burst of the 64-bit HP port (16 beats × 8 bytes).
 ALIGNMENT = 128
+#: Files of the compile stage besides specs/ and requirements/ (compile/stage.py writes them).
+COMPILE_OUTPUTS = ("program.bin", "program.json", "weights.bin", "schedule.json", "pareto.json")
+QUANTIZE_OUTPUTS = ("fused_graph.json", "fused_params.npz", "quantized_graph.json",
+                    "quantized_params.npz", "golden_vectors.npz", "quality.json")
+
+
+class Inputs(BaseModel):
+    """The workflow values one stage reads: its keyword arguments and its config_changed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    def arguments(self) -> dict[str, Any]:
+        """The fields as keyword arguments (nested sections stay typed objects)."""
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+    def digest(self) -> str:
+        """Stable hash of the content: the task reruns exactly when it changes."""
+        return stable_hash(self.model_dump(mode="json"))
+
+
+class NoInputs(Inputs):
+    """A stage configured by its files alone."""
+
+
+class DataInputs(Inputs):
+    frame_size: int
+    frames_per_clip: int
+    clips: dict[str, int]
+    seed: int
+
+
+class ModelInputs(Inputs):
+    model: Any  # config.ModelConfig
+
+
+class CodecInputs(Inputs):
+    gop: int
+    fps: float
+    quality: int
+
+
+class QuantizeInputs(Inputs):
+    frame_size: int
+    observer: str
+    percentile: float
+    calibration_pairs: int
+    accumulator_bits: int
+    gop: int
+
+
+class CompileInputs(Inputs):
+    engine_settings: dict[str, dict]
+    clock_mhz: float
+    margin: float
+    objective: str
+    gop: int
+    pixels: int
+    alignment: int
+
+
+class EngineInputs(Inputs):
+    engine: str
+
+
+class SynthEngineInputs(Inputs):
+    engine: str
+    clock_mhz: float
+    toolchain: str
+
+
+class SynthSystemInputs(Inputs):
+    clock_mhz: float
+    margin: float
+    toolchain: str
+    pixels: int
+    gop: int
+
+
+class OverlayInputs(Inputs):
+    workflow_hash: str
+
+
+Files = Union[Path, list, dict, None]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One task: ``action`` ("module:function") called with ``inputs`` and the files."""
+
+    name: str
+    doc: str
+    action: str
+    inputs: Inputs
+    #: Keyword → input file(s): the task's file_dep.
+    reads: dict[str, Files] = field(default_factory=dict)
+    #: Keyword → output file(s): the task's targets.
+    writes: dict[str, Files] = field(default_factory=dict)
+    #: Keyword → folder the stage writes into (its files are in ``also_writes``) or keeps a
+    #: cache or tool scratch in: passed, neither a dependency nor a target.
+    folders: dict[str, Files] = field(default_factory=dict)
+    #: Files read without being passed (templates the renderer finds itself).
+    also_reads: tuple[Path, ...] = ()
+    #: Files written inside ``folders`` under names the stage owns.
+    also_writes: tuple[Path, ...] = ()
+
+    def task(self) -> dict:
+        """The doit task dict (``name`` is set by the caller for sub-tasks)."""
+        keywords = {**self.inputs.arguments(), **self.reads, **self.writes, **self.folders}
+        return {
+            "doc": self.doc,
+            "actions": [(run_stage(self.action), [], keywords)],
+            "file_dep": [_relative(p) for p in [*_flatten(self.reads.values()), *self.also_reads]],
+            "targets": [_relative(p) for p in [*_flatten(self.writes.values()),
+                                               *self.also_writes]],
+            "uptodate": [config_changed(self.inputs.digest())],
+            "clean": True,
+        }
+
+
+def _flatten(values: Iterable[Files]) -> list[Path]:
+    paths: list[Path] = []
+    for value in values:
+        if isinstance(value, dict):
+            paths += _flatten(value.values())
+        elif isinstance(value, list):
+            paths += _flatten(value)
+        elif value is not None:
+            paths.append(Path(value))
+    return paths
+
+
+def _relative(path: Path) -> str:
+    """``path`` relative to the project folder when inside it, so doit's state can move."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def run_stage(action: str) -> Callable[..., object]:
+    """The doit action of ``module:function``: imported when it runs; a user mistake fails its
+    task with one line, not a traceback."""
+    module, name = action.split(":")
+
+    def run(**kwargs: object) -> object:
+        function = getattr(importlib.import_module(module), name)
+        try:
+            function(**kwargs)
+        except FlowError as err:
+            return TaskFailed(str(err), report=True)
+        return None
+
+    run.__name__ = name
+    return run
 
 
 @dataclass(frozen=True)
@@ -38,20 +198,16 @@ class Paths:
         return self.root / "data" / "clips.npz"
 
     @property
+    def model(self) -> Path:
+        return self.root / "model"
+
+    @property
     def checkpoint(self) -> Path:
-        return self.root / "model" / "decoder.pt"
+        return self.model / "decoder.pt"
 
     @property
-    def train_log(self) -> Path:
-        return self.root / "model" / "train_log.json"
-
-    @property
-    def loss_plot(self) -> Path:
-        return self.root / "model" / "loss.png"
-
-    @property
-    def float_quality(self) -> Path:
-        return self.root / "model" / "quality.json"
+    def training(self) -> list[Path]:
+        return [self.model / "train_log.json", self.model / "loss.png"]
 
     @property
     def bitstreams(self) -> list[Path]:
@@ -62,121 +218,72 @@ class Paths:
         return self.root / "codec" / "bitrate.json"
 
     @property
+    def float_quality(self) -> Path:
+        return self.root / "codec" / "quality.json"
+
+    @property
     def quantized(self) -> Path:
         return self.root / "quantize"
+
+    def quantize_file(self, name: str) -> Path:
+        return self.quantized / name
 
     @property
     def compiled(self) -> Path:
         return self.root / "compile"
 
+    def compile_file(self, name: str) -> Path:
+        return self.compiled / name
+
     def spec(self, engine: str) -> Path:
         return self.compiled / "specs" / f"{engine}.json"
+
+    def requirements(self, engine: str) -> Path:
+        return self.compiled / "requirements" / f"{engine}.json"
 
     def hls(self, engine: str) -> Path:
         return self.root / "hls" / engine
 
+    def hls_sources(self, engine: str) -> list[Path]:
+        return [self.hls(engine) / name for name in
+                (f"{engine}_config.h", f"{engine}_top.cpp", *SHARED_HEADERS, f"{engine}_engine.h")]
+
     @property
-    def build(self) -> Path:
-        return self.root / "csim" / "build"
+    def build_cache(self) -> Path:
+        """g++ builds keyed on their inputs, shared by every workflow (a cache, not an output)."""
+        return ARTIFACTS / ".cache" / "csim"
 
     def csim_report(self, engine: str) -> Path:
         return self.root / "csim" / f"{engine}.json"
 
+    def csim_library(self, engine: str) -> Path:
+        return self.root / "csim" / f"{engine}.so"
+
+    @property
+    def csim_decoder(self) -> Path:
+        return self.root / "csim" / "decoder.json"
+
     def synth_report(self, engine: str) -> Path:
         return self.root / "synth" / f"{engine}.json"
+
+    def synth_workdir(self, engine: str) -> Path:
+        return self.root / "synth" / engine
+
+    @property
+    def system_report(self) -> Path:
+        return self.root / "synth" / "system.json"
+
+    @property
+    def bitstream(self) -> Path:
+        return self.root / "synth" / "overlay.bit"
+
+    @property
+    def hwh(self) -> Path:
+        return self.root / "synth" / "overlay.hwh"
 
     @property
     def overlay(self) -> Path:
         return self.root / "overlay"
-
-
-def run_stage(function: Callable[..., object]) -> Callable[..., object]:
-    """Wrap a stage function so a user mistake fails its task with one line, not a traceback."""
-
-    def action(**kwargs: object) -> object:
-        try:
-            function(**kwargs)
-        except FlowError as err:
-            return TaskFailed(str(err), report=True)
-        return None
-
-    action.__name__ = getattr(function, "__name__", "stage")
-    return action
-
-
-# Each action imports its stage lazily so that building the graph never imports torch.
-
-
-def _make_data(**kwargs):
-    from grace_flow.data import make_dataset
-
-    make_dataset(**kwargs)
-
-
-def _build_model(**kwargs):
-    from grace_flow.model.stage import build_model
-
-    build_model(**kwargs)
-
-
-def _encode_test_clips(**kwargs):
-    from grace_flow.codec.stage import encode_test_clips
-
-    encode_test_clips(**kwargs)
-
-
-def _float_quality(**kwargs):
-    from grace_flow.codec.quality import float_quality
-
-    float_quality(**kwargs)
-
-
-def _quantize(**kwargs):
-    from grace_flow.quant.stage import quantize_model
-
-    quantize_model(**kwargs)
-
-
-def _compile(**kwargs):
-    from grace_flow.compile.stage import compile_program
-
-    compile_program(**kwargs)
-
-
-def _hls(**kwargs):
-    from grace_flow.hls.stage import hls_engine
-
-    hls_engine(**kwargs)
-
-
-def _csim_engine(**kwargs):
-    from grace_flow.csim.stage import csim_engine
-
-    csim_engine(**kwargs)
-
-
-def _csim_decoder(**kwargs):
-    from grace_flow.csim.decoder import csim_test_clips
-
-    csim_test_clips(**kwargs)
-
-
-def _synth_engine(**kwargs):
-    from grace_flow.synth.stage import synth_engine_report
-
-    synth_engine_report(**kwargs)
-
-
-def _synth_system(**kwargs):
-    from grace_flow.synth.stage import synth_system_report
-
-    synth_system_report(**kwargs)
-
-
-def _overlay(**kwargs):
-    from grace_flow.overlay.stage import build_overlay
-
-    build_overlay(**kwargs)
 
 
 class Graph:
@@ -187,13 +294,8 @@ class Graph:
         self.workflow: Workflow = load_workflow(self.workflow_path)
         self.paths = Paths(ARTIFACTS / self.workflow.name, self.workflow.data.clips.test)
         self.board_path = board_file(self.workflow_path, self.workflow)
-
-    @property
-    def board(self):
-        """The board description (loaded when a task needs its numbers)."""
-        from grace_flow.perf.board import load_board
-
-        return load_board(self.board_path)
+        toolchain = self.workflow.synth.toolchain
+        self.toolchain = found_toolchain() if toolchain == "auto" else toolchain
 
     @property
     def doit_config(self) -> dict:
@@ -205,264 +307,151 @@ class Graph:
             "verbosity": 2,
         }
 
+    def stages(self) -> list[tuple[str, list[Step]]]:
+        """The stage table, in flow order: (task group, its steps)."""
+        wf, paths = self.workflow, self.paths
+        gop, pixels = wf.codec.gop, wf.data.frame_size ** 2
+        quantized = {"qgraph_json": paths.quantize_file("quantized_graph.json"),
+                     "qparams_npz": paths.quantize_file("quantized_params.npz")}
+        data = wf.data
+        model = wf.model
+        table = [
+            ("data", [Step(
+                "data", "build the train / calibration / test clips",
+                "grace_flow.data.stage:build_clips",
+                DataInputs(frame_size=data.frame_size, frames_per_clip=data.frames_per_clip,
+                           clips=data.clips.model_dump(), seed=data.seed),
+                reads={"video": self._named_file(None if data.source == "synthetic"
+                                                 else data.source)},
+                writes={"out_path": paths.clips})]),
+            ("model", [Step(
+                "model", f"float decoder checkpoint (model.source: {model.source})",
+                "grace_flow.model.stage:build_model", ModelInputs(model=model),
+                reads={"checkpoint": self._named_file(model.checkpoint),
+                       "fomm_config": self._named_file(model.fomm_config),
+                       "clips_path": paths.clips if model.source == "train" else None},
+                folders={"out_dir": paths.model},
+                also_writes=(paths.checkpoint,
+                             *(paths.training if model.source == "train" else ())))]),
+            ("codec", [
+                Step("encode", "encode the test clips (HEVC key frames + FP16 keypoints)",
+                     "grace_flow.codec.stage:encode_test_clips",
+                     CodecInputs(gop=gop, fps=wf.codec.fps, quality=wf.codec.key_frame_quality),
+                     reads={"checkpoint": paths.checkpoint, "clips_path": paths.clips},
+                     writes={"out_paths": paths.bitstreams, "report_path": paths.bitrate}),
+                Step("quality", "PSNR / SSIM of the decoded test clips vs repeating the key frame",
+                     "grace_flow.codec.stage:float_quality", NoInputs(),
+                     reads={"checkpoint": paths.checkpoint, "clips_path": paths.clips,
+                            "bitstreams": paths.bitstreams},
+                     writes={"out_path": paths.float_quality})]),
+            ("quantize", [Step(
+                "quantize", "int8 post-training quantization, fused graph and golden vectors",
+                "grace_flow.quant.stage:quantize_model",
+                QuantizeInputs(frame_size=data.frame_size, observer=wf.quantize.observer,
+                               percentile=wf.quantize.percentile,
+                               calibration_pairs=wf.quantize.calibration_pairs,
+                               accumulator_bits=wf.quantize.accumulator_bits, gop=gop),
+                reads={"checkpoint": paths.checkpoint, "clips_path": paths.clips},
+                folders={"out_dir": paths.quantized},
+                also_writes=tuple(paths.quantize_file(n) for n in QUANTIZE_OUTPUTS))]),
+            ("compile", [Step(
+                "compile", "program, weight blob, DDR plan, engine requirements and specs, "
+                "overlap schedule",
+                "grace_flow.compile.stage:compile_program",
+                CompileInputs(engine_settings=engine_settings(wf),
+                              clock_mhz=wf.synth.clock_mhz, margin=wf.synth.margin,
+                              objective=wf.synth.objective, gop=gop, pixels=pixels,
+                              alignment=ALIGNMENT),
+                reads={**quantized, "board_path": self.board_path},
+                folders={"out_dir": paths.compiled},
+                also_writes=(*(paths.compile_file(n) for n in COMPILE_OUTPUTS),
+                             *(paths.spec(e) for e in ENGINES),
+                             *(paths.requirements(e) for e in ENGINES)))]),
+            ("hls", [Step(
+                engine, f"HLS C++ of the {engine} engine", "grace_flow.hls.stage:hls_engine",
+                EngineInputs(engine=engine), reads={"spec_path": paths.spec(engine)},
+                folders={"out_dir": paths.hls(engine)},
+                also_reads=tuple(KERNELS / name for name in (*template_names(engine),
+                                                             *SHARED_HEADERS,
+                                                             f"{engine}_engine.h")),
+                also_writes=tuple(paths.hls_sources(engine))) for engine in ENGINES]),
+            ("csim", [*(Step(
+                engine, f"build the {engine} engine with g++ and prove it bit-exact",
+                "grace_flow.csim.stage:csim_engine", EngineInputs(engine=engine),
+                reads={"spec_path": paths.spec(engine)},
+                writes={"report_path": paths.csim_report(engine),
+                        "library_path": paths.csim_library(engine)},
+                folders={"sources_dir": paths.hls(engine), "build_dir": paths.build_cache},
+                also_reads=tuple(paths.hls_sources(engine))) for engine in ENGINES), Step(
+                "decoder", "every test frame on the emulated co-processor vs the golden model",
+                "grace_flow.csim.stage:csim_decoder", NoInputs(),
+                reads={"program_json": paths.compile_file("program.json"),
+                       "weights_bin": paths.compile_file("weights.bin"), **quantized,
+                       "bitstreams": paths.bitstreams,
+                       "libraries": {e: paths.csim_library(e) for e in ENGINES}},
+                writes={"report_path": paths.csim_decoder})]),
+            ("synth", [*(Step(
+                engine, f"synthesis report of the {engine} engine",
+                "grace_flow.synth.stage:synth_engine_report",
+                SynthEngineInputs(engine=engine, clock_mhz=wf.synth.clock_mhz,
+                                  toolchain=self.toolchain),
+                reads={"spec_path": paths.spec(engine), "board_path": self.board_path},
+                writes={"report_path": paths.synth_report(engine)},
+                folders={"sources_dir": paths.hls(engine), "workdir": paths.synth_workdir(engine)},
+                also_reads=tuple(paths.hls_sources(engine))) for engine in ENGINES), Step(
+                "system", "budget check on the board and the modeled frame (latency, fps, energy)",
+                "grace_flow.synth.stage:synth_system_report",
+                SynthSystemInputs(clock_mhz=wf.synth.clock_mhz, margin=wf.synth.margin,
+                                  toolchain=self.toolchain, pixels=pixels, gop=gop),
+                reads={"engine_reports": {e: paths.synth_report(e) for e in ENGINES},
+                       "specs": {e: paths.spec(e) for e in ENGINES},
+                       "program_json": paths.compile_file("program.json"),
+                       "board_path": self.board_path},
+                writes={"report_path": paths.system_report,
+                        **({"bitstream": paths.bitstream, "hwh": paths.hwh}
+                           if self.toolchain == "vitis" else {})},
+                folders={"workdir": paths.synth_workdir("system"),
+                         "ip_dirs": ({e: paths.synth_workdir(e) for e in ENGINES}
+                                     if self.toolchain == "vitis" else None)})]),
+            ("overlay", [Step(
+                "overlay", "package program, weights and engines with a verified manifest",
+                "grace_flow.overlay.stage:build_overlay",
+                OverlayInputs(workflow_hash=stable_hash(wf.model_dump(mode="json"))),
+                reads={"program_bin": paths.compile_file("program.bin"),
+                       "program_json": paths.compile_file("program.json"),
+                       "weights_bin": paths.compile_file("weights.bin"),
+                       "system_report": paths.system_report,
+                       **({"bitstream": paths.bitstream, "hwh": paths.hwh}
+                          if self.toolchain == "vitis" else
+                          {"libraries": {e: paths.csim_library(e) for e in ENGINES}})},
+                folders={"out_dir": paths.overlay},
+                also_writes=tuple(paths.overlay / name for name in
+                                  _overlay_files(self.toolchain)))]),
+        ]
+        return table
+
     def creators(self) -> dict[str, Callable[[], object]]:
-        """``task_*`` functions for doit, in flow order."""
-        return {"task_data": self.task_data, "task_model": self.task_model,
-                "task_codec": self.task_codec, "task_quantize": self.task_quantize,
-                "task_compile": self.task_compile, "task_hls": self.task_hls,
-                "task_csim": self.task_csim, "task_synth": self.task_synth,
-                "task_overlay": self.task_overlay}
+        """``task_<group>`` functions for doit, in flow order."""
+        return {f"task_{group}": self._creator(group, steps) for group, steps in self.stages()}
 
-    def _changed(self, *sections: str):
-        return config_changed(section_digest(self.workflow, *sections))
+    @staticmethod
+    def _creator(group: str, steps: list[Step]) -> Callable[[], object]:
+        def create():
+            if len(steps) == 1 and steps[0].name == group:
+                return steps[0].task()
+            return ({"name": step.name, **step.task()} for step in steps)
 
-    def _input_file(self, relative: str | None) -> list[str]:
-        return [str(resolve(self.workflow_path, relative))] if relative else []
+        create.__doc__ = steps[0].doc if len(steps) == 1 else f"the {group} stage's tasks"
+        return create
 
-    def task_data(self) -> dict:
-        """Talking-face clips: train / calibration / test splits."""
-        data = self.workflow.data
-        video = self._input_file(None if data.source == "synthetic" else data.source)
-        return {
-            "doc": "build the train / calibration / test clips",
-            "actions": [(run_stage(_make_data), [], {
-                "out_path": self.paths.clips,
-                "source": video[0] if video else "synthetic",
-                "frame_size": data.frame_size,
-                "frames_per_clip": data.frames_per_clip,
-                "clips": data.clips.model_dump(),
-                "seed": data.seed,
-            })],
-            "file_dep": video,
-            "targets": [str(self.paths.clips)],
-            "uptodate": [self._changed("data")],
-            "clean": True,
-        }
-
-    def task_model(self) -> Iterator[dict]:
-        """The float decoder (trained, loaded or initialised) and its float quality."""
-        model = self.workflow.model
-        inputs = self._input_file(model.checkpoint) + self._input_file(model.fomm_config)
-        targets = [self.paths.checkpoint]
-        if model.source == "train":
-            inputs.append(str(self.paths.clips))
-            targets += [self.paths.train_log, self.paths.loss_plot]
-        yield {
-            "name": "decoder",
-            "doc": f"float decoder checkpoint (model.source: {model.source})",
-            "actions": [(run_stage(_build_model), [], {
-                "model": model,
-                "workflow_path": self.workflow_path,
-                "clips_path": self.paths.clips,
-                "out_dir": self.paths.checkpoint.parent,
-            })],
-            "file_dep": inputs,
-            "targets": [str(t) for t in targets],
-            "uptodate": [self._changed("model")],
-            "clean": True,
-        }
-        yield {
-            "name": "quality",
-            "doc": "PSNR / SSIM of the decoded test clips vs repeating the key frame",
-            "actions": [(run_stage(_float_quality), [], {
-                "checkpoint": self.paths.checkpoint,
-                "clips_path": self.paths.clips,
-                "bitstreams": self.paths.bitstreams,
-                "out_path": self.paths.float_quality,
-            })],
-            "file_dep": [str(p) for p in [self.paths.checkpoint, self.paths.clips,
-                                          *self.paths.bitstreams]],
-            "targets": [str(self.paths.float_quality)],
-            "clean": True,
-        }
-
-    def task_codec(self) -> dict:
-        """Encode every test clip into an AGC bitstream and report its bitrate."""
-        codec = self.workflow.codec
-        return {
-            "doc": "encode the test clips (HEVC key frames + FP16 keypoints)",
-            "actions": [(run_stage(_encode_test_clips), [], {
-                "checkpoint": self.paths.checkpoint,
-                "clips_path": self.paths.clips,
-                "out_paths": self.paths.bitstreams,
-                "report_path": self.paths.bitrate,
-                "gop": codec.gop,
-                "fps": codec.fps,
-                "quality": codec.key_frame_quality,
-            })],
-            "file_dep": [str(self.paths.checkpoint), str(self.paths.clips)],
-            "targets": [str(p) for p in [*self.paths.bitstreams, self.paths.bitrate]],
-            "uptodate": [self._changed("codec")],
-            "clean": True,
-        }
-
-    def task_quantize(self) -> dict:
-        """Fuse, calibrate and quantize the decoder; the integer golden model and its quality."""
-        from grace_flow.quant.stage import OUTPUTS
-
-        settings = self.workflow.quantize
-        return {
-            "doc": "int8 post-training quantization, fused graph and golden vectors",
-            "actions": [(run_stage(_quantize), [], {
-                "checkpoint": self.paths.checkpoint,
-                "clips_path": self.paths.clips,
-                "out_dir": self.paths.quantized,
-                "frame_size": self.workflow.data.frame_size,
-                "observer": settings.observer,
-                "percentile": settings.percentile,
-                "calibration_pairs": settings.calibration_pairs,
-                "accumulator_bits": settings.accumulator_bits,
-                "gop": self.workflow.codec.gop,
-            })],
-            "file_dep": [str(self.paths.checkpoint), str(self.paths.clips)],
-            "targets": [str(self.paths.quantized / name) for name in OUTPUTS],
-            "uptodate": [config_changed({**section_digest(self.workflow, "quantize"),
-                                         "gop": self.workflow.codec.gop})],
-            "clean": True,
-        }
+    def _named_file(self, relative: Optional[str]) -> Optional[Path]:
+        return resolve(self.workflow_path, relative) if relative else None
 
 
-    def task_compile(self) -> dict:
-        """Lower the quantized graph to the co-processor program; size the engine specs."""
-        from grace_flow.compile.stage import OUTPUTS
+def _overlay_files(toolchain: str) -> list[str]:
+    from grace_flow.overlay.package import package_files
 
-        synth = self.workflow.synth
-        frame = self.workflow.data.frame_size
-        return {
-            "doc": "program, weight blob, DDR plan, engine requirements and specs, schedule",
-            "actions": [(run_stage(_compile), [], {
-                "qgraph_json": self.paths.quantized / "quantized_graph.json",
-                "qparams_npz": self.paths.quantized / "quantized_params.npz",
-                "out_dir": self.paths.compiled,
-                "engine_settings": engine_settings(self.workflow),
-                "ddr_limit": self.board.memory.ddr.size_mb << 20,
-                "alignment": ALIGNMENT,
-                "search": {"board": str(self.board_path), "clock_mhz": synth.clock_mhz,
-                           "margin": synth.margin, "pixels": frame * frame,
-                           "objective": synth.objective},
-            })],
-            "file_dep": [str(self.paths.quantized / "quantized_graph.json"),
-                         str(self.paths.quantized / "quantized_params.npz"), str(self.board_path)],
-            "targets": [str(self.paths.compiled / name) for name in OUTPUTS]
-            + [str(self.paths.spec(engine)) for engine in ENGINES],
-            "uptodate": [self._changed("engines", "synth")],
-            "clean": True,
-        }
-
-    def task_hls(self) -> Iterator[dict]:
-        """One task per engine: render its HLS C++ from its spec and templates."""
-        for engine in ENGINES:
-            kernels = [KERNELS / name for name in
-                       (*template_names(engine), *SHARED_HEADERS, f"{engine}_engine.h")]
-            yield {
-                "name": engine,
-                "doc": f"HLS C++ of the {engine} engine",
-                "actions": [(run_stage(_hls), [], {"engine": engine,
-                                                   "spec_path": self.paths.spec(engine),
-                                                   "out_dir": self.paths.hls(engine)})],
-                "file_dep": [str(self.paths.spec(engine))] + [str(k) for k in kernels],
-                "targets": self._hls_sources(engine),
-                "clean": True,
-            }
-
-    def _hls_sources(self, engine: str) -> list[str]:
-        return [str(self.paths.hls(engine) / name) for name in
-                (f"{engine}_config.h", f"{engine}_top.cpp", *SHARED_HEADERS, f"{engine}_engine.h")]
-
-    def task_csim(self) -> Iterator[dict]:
-        """Per engine: g++ build + bit-exact self-test; then the whole decoder, every test frame."""
-        for engine in ENGINES:
-            yield {
-                "name": engine,
-                "doc": f"build the {engine} engine with g++ and prove it bit-exact",
-                "actions": [(run_stage(_csim_engine), [], {
-                    "engine": engine, "spec_path": self.paths.spec(engine),
-                    "sources_dir": self.paths.hls(engine), "build_dir": self.paths.build,
-                    "report_path": self.paths.csim_report(engine)})],
-                "file_dep": [str(self.paths.spec(engine)), *self._hls_sources(engine)],
-                "targets": [str(self.paths.csim_report(engine))],
-                "clean": True,
-            }
-        yield {
-            "name": "decoder",
-            "doc": "every test frame on the emulated co-processor vs the golden model",
-            "actions": [(run_stage(_csim_decoder), [], {
-                "program_dir": self.paths.compiled,
-                "specs_dir": self.paths.compiled / "specs",
-                "build_dir": self.paths.build,
-                "qgraph_json": self.paths.quantized / "quantized_graph.json",
-                "qparams_npz": self.paths.quantized / "quantized_params.npz",
-                "bitstreams": self.paths.bitstreams,
-                "report_path": self.paths.root / "csim" / "decoder.json"})],
-            "file_dep": [str(self.paths.compiled / n) for n in ("program.json", "weights.bin")]
-            + [str(self.paths.quantized / n) for n in ("quantized_graph.json",
-                                                      "quantized_params.npz")]
-            + [str(p) for p in self.paths.bitstreams]
-            + [str(self.paths.csim_report(engine)) for engine in ENGINES],
-            "targets": [str(self.paths.root / "csim" / "decoder.json")],
-            "clean": True,
-        }
-
-    def task_synth(self) -> Iterator[dict]:
-        """Per engine: resources and clock (vitis_hls or estimate); then the system budget/frame."""
-        synth = self.workflow.synth
-        for engine in ENGINES:
-            yield {
-                "name": engine,
-                "doc": f"synthesis report of the {engine} engine",
-                "actions": [(run_stage(_synth_engine), [], {
-                    "engine": engine, "spec_path": self.paths.spec(engine),
-                    "sources_dir": self.paths.hls(engine), "board_path": self.board_path,
-                    "clock_mhz": synth.clock_mhz, "toolchain": synth.toolchain,
-                    "workdir": self.paths.root / "synth" / engine,
-                    "report_path": self.paths.synth_report(engine)})],
-                "file_dep": [str(self.paths.spec(engine)), *self._hls_sources(engine),
-                             str(self.board_path)],
-                "targets": [str(self.paths.synth_report(engine))],
-                "uptodate": [config_changed({"clock_mhz": synth.clock_mhz,
-                                             "toolchain": synth.toolchain})],
-                "clean": True,
-            }
-        frame = self.workflow.data.frame_size
-        yield {
-            "name": "system",
-            "doc": "budget check on the board and the modeled frame (latency, fps, energy)",
-            "actions": [(run_stage(_synth_system), [], {
-                "engine_reports": {e: self.paths.synth_report(e) for e in ENGINES},
-                "specs_dir": self.paths.compiled / "specs",
-                "program_json": self.paths.compiled / "program.json",
-                "board_path": self.board_path, "clock_mhz": synth.clock_mhz,
-                "margin": synth.margin, "toolchain": synth.toolchain, "pixels": frame * frame,
-                "gop": self.workflow.codec.gop, "hls_dir": self.paths.root / "hls",
-                "workdir": self.paths.root / "synth" / "system",
-                "report_path": self.paths.root / "synth" / "system.json"})],
-            "file_dep": [str(self.paths.synth_report(e)) for e in ENGINES]
-            + [str(self.paths.compiled / "program.json"), str(self.board_path)],
-            "targets": [str(self.paths.root / "synth" / "system.json")],
-            "uptodate": [config_changed({**section_digest(self.workflow, "synth"),
-                                         "gop": self.workflow.codec.gop})],
-            "clean": True,
-        }
-
-    def task_overlay(self) -> dict:
-        """The overlay package: program, weights, engines, manifest with hashes."""
-        return {
-            "doc": "package program, weights and engines with a verified manifest",
-            "actions": [(run_stage(_overlay), [], {
-                "out_dir": self.paths.overlay,
-                "program_dir": self.paths.compiled,
-                "csim_reports": {e: self.paths.csim_report(e) for e in ENGINES},
-                "build_dir": self.paths.build,
-                "system_report": self.paths.root / "synth" / "system.json",
-                "workflow_hash": stable_hash(self.workflow.model_dump(mode="json")),
-            })],
-            "file_dep": [str(self.paths.compiled / n) for n in
-                         ("program.bin", "program.json", "weights.bin")]
-            + [str(self.paths.csim_report(e)) for e in ENGINES]
-            + [str(self.paths.root / "synth" / "system.json")],
-            "targets": [str(self.paths.overlay / "manifest.json")],
-            "clean": True,
-        }
+    return package_files(toolchain, ENGINES)
 
 
 def load_graph(workflow_path: str | Path) -> Graph:

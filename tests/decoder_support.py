@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import torch
+from repo_paths import BOARD_FILE
 
 from grace_flow.compile.stage import compile_program
 from grace_flow.model import AGCDecoder
@@ -17,7 +18,6 @@ GEOMETRY = dict(num_kp=4, num_channels=3, block_expansion=8, max_features=32, nu
                 num_bottleneck_blocks=2, estimate_occlusion_map=True,
                 dense_motion_params=dict(block_expansion=8, max_features=32, num_blocks=3,
                                          scale_factor=0.5, kp_variance=0.01))
-DDR_LIMIT = 512 << 20
 
 
 def random_frames(count: int, kp: int, seed: int, size: int = SIZE):
@@ -55,9 +55,10 @@ def tiny_qgraph(seed: int = 0, **changes):
     return _quantized(json.dumps(changes, sort_keys=True), seed)
 
 
-def compile_tiny(folder, qgraph, settings=None, alignment=64, ddr_limit=DDR_LIMIT) -> dict:
+def compile_tiny(folder, qgraph, settings=None, alignment=64, board=BOARD_FILE, gop=1) -> dict:
     """Save ``qgraph`` in ``folder`` and run the compile stage into folder/compile."""
     qgraph.save(folder / "quantized_graph.json", folder / "quantized_params.npz")
     return compile_program(folder / "quantized_graph.json", folder / "quantized_params.npz",
-                           folder / "compile", engine_settings=settings or {},
-                           ddr_limit=ddr_limit, alignment=alignment)
+                           board, folder / "compile", engine_settings=settings or {},
+                           clock_mhz=100.0, margin=0.1, objective="latency", gop=gop,
+                           pixels=SIZE * SIZE, alignment=alignment)

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 from grace_flow.compile.lower import lower
-from grace_flow.compile.schedule import schedule
 from grace_flow.compile.specs import engine_specs
 from grace_flow.fsutil import atomic_write_bytes, atomic_write_text, write_if_changed
+from grace_flow.perf.board import load_board
+from grace_flow.perf.frame import frame_schedule
 from grace_flow.quant.qgraph import QuantizedGraph
 
 #: Files written into ``out_dir`` besides requirements/<engine>.json and specs/<engine>.json.
@@ -19,7 +20,8 @@ def _json(value) -> str:
     return json.dumps(value, indent=1) + "\n"
 
 
-def size_folding(program, specs: dict, engine_settings: dict, search: dict | None) -> tuple:
+def size_folding(program, specs: dict, engine_settings: dict, board, *, clock_mhz: float,
+                 margin: float, pixels: int, objective: str, gop: int) -> tuple:
     """Run the design-space search on the ``auto`` unroll/tile keys (if any); (specs, pareto)."""
     from grace_flow.perf.search import CANDIDATES, choose_folding
 
@@ -27,32 +29,34 @@ def size_folding(program, specs: dict, engine_settings: dict, search: dict | Non
                           if value == "auto" and (engine, key) in CANDIDATES]
                  for engine, settings in engine_settings.items()}
     auto_keys = {engine: keys for engine, keys in auto_keys.items() if keys}
-    if not auto_keys or search is None:
+    if not auto_keys:
         return specs, []
-    from grace_flow.perf.board import load_board
-
     growable = {engine: [key for key in spec if engine_settings.get(engine, {}).get(key, "auto")
                          == "auto"] for engine, spec in specs.items()}
-    return choose_folding(specs, auto_keys, program.instructions, load_board(search["board"]),
-                          search["clock_mhz"], search["margin"], search["pixels"],
-                          search["objective"], growable=growable)
+    return choose_folding(specs, auto_keys, program.instructions, board, clock_mhz, margin,
+                          pixels, objective, growable=growable, gop=gop)
 
 
-def compile_program(qgraph_json, qparams_npz, out_dir, *, engine_settings: dict, ddr_limit: int,
-                    alignment: int, search: dict | None = None) -> dict:
+def compile_program(qgraph_json, qparams_npz, board_path, out_dir, *, engine_settings: dict,
+                    clock_mhz: float, margin: float, objective: str, gop: int, pixels: int,
+                    alignment: int) -> dict:
     """Lower the quantized graph, size the engine specs, schedule; write OUTPUTS and per-engine
     requirements/specs (those two only when their content changes, so unchanged engines stay
     up to date for doit). Nothing is written when the program cannot be compiled.
 
-    ``search`` (board, clock_mhz, margin, pixels, objective) enables the design-space search
-    for unroll/tile keys left ``auto``; its Pareto table goes to pareto.json.
-    Returns a summary: instructions per engine, DDR, weight and arena bytes, cycles.
+    The board's DDR bounds the program; unroll/tile keys left ``auto`` are chosen by the
+    design-space search (its Pareto table goes to pareto.json) on the frame model averaged over
+    a GOP of ``gop`` frames, the figure synth:system reports. schedule.json is that model's
+    overlap schedule. Returns a summary: instructions per engine, DDR, weight and arena bytes,
+    cycles.
     """
+    board = load_board(board_path)
     program, weights = lower(QuantizedGraph.load(qgraph_json, qparams_npz), alignment=alignment,
-                             ddr_limit=ddr_limit)
+                             ddr_limit=board.memory.ddr.size_mb << 20)
     required, specs = engine_specs(program, engine_settings)
-    specs, front = size_folding(program, specs, engine_settings, search)
-    timing = schedule(program, specs)
+    specs, front = size_folding(program, specs, engine_settings, board, clock_mhz=clock_mhz,
+                                margin=margin, pixels=pixels, objective=objective, gop=gop)
+    timing = frame_schedule(program.instructions, specs, board, clock_mhz, gop=gop)
 
     out_dir = Path(out_dir)
     for engine in specs:
@@ -70,6 +74,6 @@ def compile_program(qgraph_json, qparams_npz, out_dir, *, engine_settings: dict,
         "ddr_bytes": program.ddr_bytes,
         "weight_bytes": program.weights[1],
         "arena_bytes": program.arena[1],
-        "total_cycles": timing["total_cycles"],
-        "serial_cycles": timing["serial_cycles"],
+        "latency_cycles": timing["latency_cycles"],
+        "serial_cycles": timing["key_frame"]["serial_cycles"],
     }

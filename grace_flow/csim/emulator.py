@@ -5,14 +5,12 @@ side (host.py) writes a frame's inputs, every instruction runs on its engine's C
 through the register interface the board uses (EngineLibrary.run), and the outputs are read back.
 Key-phase instructions run only for a new key frame (the first frame of a GOP); their outputs
 stay in DDR for the following frames.
-compare_with_golden names the first instruction whose output differs from the golden model;
-csim_decoder runs every pair of golden_vectors.npz and writes a JSON report.
+compare_with_golden names the first instruction whose output differs from the golden model.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,6 @@ from grace_flow.csim.build import build_engine
 from grace_flow.csim.engines import EngineLibrary
 from grace_flow.csim.host import read_tensor, write_inputs
 from grace_flow.errors import FlowError
-from grace_flow.fsutil import atomic_write_text
 from grace_flow.hls.render import render_engine
 
 
@@ -151,30 +148,3 @@ def mismatch_text(mismatch: dict) -> str:
             f"tensor {mismatch['tensor']} index {tuple(mismatch['index'])}: got "
             f"{mismatch['got']}, want {mismatch['want']}")
 
-
-def csim_decoder(program_dir, specs_dir, build_dir, golden_vectors_npz, report_path) -> dict:
-    """Run every pair of golden_vectors.npz on the emulated co-processor; write the report.
-
-    The report says per pair whether every tensor is bit-exact (or the first mismatch) and the
-    emulated time per frame; it is returned too.
-    """
-    program_dir = Path(program_dir)
-    program = Program.load(program_dir / "program.json")
-    engines = load_engines(specs_dir, build_dir, [i.engine for i in program.instructions])
-    emulator = Emulator(program, (program_dir / "weights.bin").read_bytes(), engines)
-    pairs = []
-    with np.load(golden_vectors_npz) as vectors:
-        inputs = [vectors[f"input.{k}"] for k in ("source_u8", "kp_source_fp16", "kp_driving_fp16")]
-        golden = {k[len("tensor."):]: vectors[k] for k in vectors.files if k.startswith("tensor.")}
-    for pair in range(len(inputs[0])):
-        start = time.perf_counter()
-        _, tensors = emulator.run_decoder(*(x[pair] for x in inputs), every_tensor=True)
-        seconds = time.perf_counter() - start
-        mismatch = compare_with_golden(program, tensors,
-                                       {name: value[pair] for name, value in golden.items()})
-        pairs.append({"pair": pair, "bit_exact": mismatch is None, "first_mismatch": mismatch,
-                      "seconds_per_frame": round(seconds, 6)})
-    report = {"pairs": pairs, "bit_exact": all(p["bit_exact"] for p in pairs),
-              "instructions": len(program.instructions)}
-    atomic_write_text(report_path, json.dumps(report, indent=1) + "\n")
-    return report

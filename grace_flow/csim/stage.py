@@ -1,18 +1,24 @@
-"""The csim:<engine> stage: build an engine's rendered sources with g++ and prove it bit-exact.
+"""The csim stage: each engine built with g++ and proven bit-exact, then the whole decoder.
 
-Like hls:<engine>, it reads only the engine's spec file and sources, never the decoder's
-program: a new algorithm version that the engines already serve reruns neither stage.
+csim:<engine>, like hls:<engine>, reads only the engine's spec file and sources, never the
+decoder's program: a new algorithm version that the engines already serve reruns neither.
+csim:decoder runs every frame of the test bitstreams twice: on the emulated co-processor (the
+C-sim engines behind the register interface; the key-phase instructions only on the first frame
+of each GOP, as on the board) and on the integer golden model (which recomputes everything for
+every frame). Every tensor must match; the first difference is named by engine, instruction,
+tensor and index.
 """
 
 import json
 import re
+import time
 from pathlib import Path
 
 from grace_flow.csim.build import build_engine
 from grace_flow.csim.engines import EngineLibrary
 from grace_flow.csim.selftest import Failure, selftest_engine
 from grace_flow.errors import FlowError
-from grace_flow.fsutil import atomic_write_text
+from grace_flow.fsutil import atomic_write_bytes, atomic_write_text
 from grace_flow.hls.render import inputs_hash
 from grace_flow.engines.spec import read_spec
 
@@ -36,21 +42,81 @@ def _check_sources(engine: str, spec: dict, sources_dir: Path) -> None:
                             f"rerun hls:{engine}")
 
 
-def csim_engine(engine: str, spec_path, sources_dir, build_dir, report_path,
+def csim_engine(engine: str, spec_path, sources_dir, build_dir, report_path, library_path,
                 count: int = 50) -> dict:
-    """Build ``engine`` from ``sources_dir``, self-test ``count`` cases, write the JSON report.
+    """Build ``engine`` from ``sources_dir`` (cached in ``build_dir``), self-test ``count``
+    cases, write the JSON report and the tested library to ``library_path``.
 
-    Returns the report (selftest_engine's, plus the library's file name). Raises a one-line
-    SelftestError naming the first mismatch and the report when a case is not bit-exact.
+    Returns the report (selftest_engine's). Raises a one-line SelftestError naming the first
+    mismatch and the report when a case is not bit-exact (the library is not written then).
     """
     spec = read_spec(engine, spec_path)
     sources_dir = Path(sources_dir)
     _check_sources(engine, spec, sources_dir)
-    library_path = build_engine(sources_dir, engine, build_dir)
-    report = selftest_engine(engine, spec, EngineLibrary(library_path, engine), count=count)
-    report["library"] = library_path.name
+    built = build_engine(sources_dir, engine, build_dir)
+    report = selftest_engine(engine, spec, EngineLibrary(built, engine), count=count)
     atomic_write_text(report_path, json.dumps(report, indent=2) + "\n")
+    if report["first_failure"] is None:
+        atomic_write_bytes(library_path, built.read_bytes())
     if report["first_failure"] is not None:
         failure = Failure(**report["first_failure"])
         raise SelftestError(f"csim:{engine}: {failure}; report: {report_path}")
+    return report
+
+
+class CsimMismatch(FlowError):
+    """The emulated co-processor and the golden model disagree."""
+
+
+def csim_decoder(program_json: Path, weights_bin: Path, qgraph_json: Path, qparams_npz: Path,
+                 bitstreams: list[Path], libraries: dict[str, Path], report_path: Path) -> dict:
+    """Run every frame of ``bitstreams`` on the emulator and the golden model; write the report.
+
+    The emulated engines are ``libraries``, the ones csim:<engine> built from the hls:<engine>
+    sources (the files synthesis reads). Raises :class:`CsimMismatch` (after writing the
+    report) when any tensor differs.
+    """
+    import numpy as np
+
+    from grace_flow.codec import decode_file
+    from grace_flow.csim.emulator import Emulator, compare_with_golden, mismatch_text
+    from grace_flow.engines.program import Program
+    from grace_flow.quant.golden import run_golden
+    from grace_flow.quant.qgraph import QuantizedGraph
+
+    program = Program.load(program_json)
+    engines = {engine: EngineLibrary(libraries[engine], engine)
+               for engine in sorted({ins.engine for ins in program.instructions})}
+    emulator = Emulator(program, Path(weights_bin).read_bytes(), engines)
+    qgraph = QuantizedGraph.load(qgraph_json, qparams_npz)
+    frames, seconds, first = 0, 0.0, None
+    for path in bitstreams:
+        clip = decode_file(path)
+        keypoints = clip.keypoints.astype(np.float16)
+        key_index = np.arange(clip.frame_count) // clip.gop
+        sources, kp_sources = clip.key_frames[key_index], keypoints[key_index * clip.gop]
+        golden = run_golden(qgraph, sources, kp_sources, keypoints)
+        for t in range(clip.frame_count):
+            start = time.perf_counter()
+            _, tensors = emulator.run_decoder(sources[t], kp_sources[t], keypoints[t],
+                                              every_tensor=True,
+                                              new_key_frame=t % clip.gop == 0)
+            seconds += time.perf_counter() - start
+            frames += 1
+            mismatch = compare_with_golden(program, tensors,
+                                           {name: value[t] for name, value in golden.items()})
+            if mismatch and first is None:
+                first = {"bitstream": Path(path).name, "frame": t, **mismatch}
+    report = {
+        "frames": frames,
+        "bit_exact": first is None,
+        "first_mismatch": first,
+        "instructions_per_frame": len(program.instructions),
+        "key_instructions": sum(ins.phase == "key" for ins in program.instructions),
+        "seconds_per_frame": round(seconds / max(frames, 1), 6),
+    }
+    atomic_write_text(report_path, json.dumps(report, indent=1, default=str) + "\n")
+    if first is not None:
+        raise CsimMismatch(f"csim:decoder: {first['bitstream']} frame {first['frame']}: "
+                           f"{mismatch_text(first)}; report: {report_path}")
     return report

@@ -53,25 +53,25 @@ def workflow_geometry(workflow_path) -> tuple[int, dict]:
     return workflow.data.frame_size, geometry(workflow.model)["decoder"]
 
 
-def build_model(model, workflow_path: Path, clips_path: Path, out_dir: Path) -> Path:
+def build_model(model, checkpoint: Path | None, fomm_config: Path | None,
+                clips_path: Path | None, out_dir: Path) -> Path:
     """Write ``out_dir/decoder.pt`` (our checkpoint format) as ``model.source`` asks; return it.
 
     * ``train``: train from scratch on the train split of ``clips_path``; also writes
       ``train_log.json`` and ``loss.png``;
-    * ``checkpoint``: load ours, or a first-order-model file when ``model.fomm_config`` is set;
+    * ``checkpoint``: load ``checkpoint`` (ours, or a first-order-model file with its
+      ``fomm_config`` YAML);
     * ``init``: seeded random weights, for sizing a geometry that has no trained weights.
     """
-    from grace_flow.config import resolve
     from grace_flow.model import AGCDecoder, KeypointDetector, load_checkpoint, save_checkpoint
 
     shapes = geometry(model)
     out_dir = Path(out_dir)
     if model.source == "checkpoint":
-        path = resolve(workflow_path, model.checkpoint)
-        if model.fomm_config:
-            config = resolve(workflow_path, model.fomm_config)
-            decoder = AGCDecoder.from_fomm(path, config)
-            kp_detector = KeypointDetector.from_fomm(path, config)
+        path = Path(checkpoint)
+        if fomm_config:
+            decoder = AGCDecoder.from_fomm(path, fomm_config)
+            kp_detector = KeypointDetector.from_fomm(path, fomm_config)
             _check_against_workflow(decoder, kp_detector, shapes, path)
         else:
             decoder, kp_detector = load_checkpoint(path, expected_geometry=shapes)

@@ -27,6 +27,16 @@ REGISTER_MAP = "register_map.json"
 EMULATED_BASE, EMULATED_STRIDE = 0x4000_0000, 0x1_0000
 
 
+def package_files(toolchain: str, engines: list[str]) -> list[str]:
+    """Every file of a package for ``toolchain`` with ``engines`` (paths inside the folder)."""
+    if toolchain == "vitis":
+        hardware = ["overlay.bit", "overlay.hwh"]
+    else:
+        hardware = [f"engines/{engine}.so" for engine in sorted(engines)]
+    return sorted(["program.bin", "program.json", "weights.bin", *hardware, REGISTER_MAP,
+                   MANIFEST])
+
+
 class PackageError(FlowError):
     """An overlay package that is incomplete or does not match its manifest."""
 

@@ -16,40 +16,30 @@ def _gxx_version() -> str:
 def build_overlay(
     out_dir: Path,
     *,
-    program_dir: Path,
-    csim_reports: dict[str, Path],
-    build_dir: Path,
+    program_bin: Path,
+    program_json: Path,
+    weights_bin: Path,
     system_report: Path,
     workflow_hash: str,
+    libraries: dict[str, Path] | None = None,
+    bitstream: Path | None = None,
+    hwh: Path | None = None,
 ) -> Path:
-    """Package program, weights and the engines (bitstream + .hwh, or C-sim libraries)."""
+    """Package program, weights and the engines: the bitstream + .hwh of a vitis build, or the
+    emulated engines' C-sim ``libraries``."""
     from grace_flow.overlay.package import package_overlay
 
     system = json.loads(Path(system_report).read_text())
-    toolchain = system["toolchain"]
     versions = {"python": platform.python_version(), "g++": _gxx_version()}
     for engine, record in system["engines"].items():
         versions[f"{engine}:{record['tool']}"] = str(record["tool_version"])
-    program_dir = Path(program_dir)
     common = {
-        "program_bin": program_dir / "program.bin",
-        "program_json": program_dir / "program.json",
-        "weights_bin": program_dir / "weights.bin",
+        "program_bin": program_bin,
+        "program_json": program_json,
+        "weights_bin": weights_bin,
         "workflow_hash": workflow_hash,
         "versions": versions,
     }
-    if toolchain == "vitis":
-        outputs = system["implementation"]["outputs"]
-        workdir = Path(system_report).parent / "system"
-        return package_overlay(
-            out_dir,
-            toolchain=toolchain,
-            bitstream=workdir / outputs["bitstream"],
-            hwh=workdir / outputs["hwh"],
-            **common,
-        )
-    libraries = {
-        engine: Path(build_dir) / json.loads(Path(report).read_text())["library"]
-        for engine, report in csim_reports.items()
-    }
+    if system["toolchain"] == "vitis":
+        return package_overlay(out_dir, toolchain="vitis", bitstream=bitstream, hwh=hwh, **common)
     return package_overlay(out_dir, toolchain="emulated", engine_libs=libraries, **common)

@@ -44,7 +44,8 @@ def schedule(instructions: list, costs: list[int], host_cycles: int) -> list[tup
 
 def _run(instructions: list, specs: dict, board: Board, mhz: float, port_bytes, host_cycles
          ) -> dict:
-    """Cycles (schedule or DDR bound), DDR bytes, conv MACs and busy cycles of one frame."""
+    """Cycles (schedule or DDR bound), DDR bytes, conv MACs, busy cycles and the per-instruction
+    schedule rows of one frame."""
     costs = [instruction_cost(ins, specs[ins.engine], board, mhz, port_bytes)
              for ins in instructions]
     times = schedule(instructions, [c.cycles for c in costs], host_cycles)
@@ -58,7 +59,24 @@ def _run(instructions: list, specs: dict, board: Board, mhz: float, port_bytes, 
         "busy": {engine: sum(c.cycles for c, ins in zip(costs, instructions)
                              if ins.engine == engine) for engine in specs},
         "instructions": len(instructions),
+        "rows": [{"engine": ins.engine, "node": ins.node, "phase": ins.phase,
+                  "cycles": cost.cycles, "ddr_bytes": cost.ddr_bytes, "start": start,
+                  "end": end} for ins, cost, (start, end) in zip(instructions, costs, times)],
     }
+
+
+def _gop_runs(instructions: list, specs: dict, board: Board, clock_mhz: float, port_bytes,
+              host_us: float, gop: int) -> tuple[float, dict, dict]:
+    """The PL clock and the runs of a key frame (the whole program) and of the other frames of
+    the GOP (its frame-phase instructions)."""
+    if gop < 1:
+        raise ValueError(f"frame model: gop must be at least 1, got {gop}")
+    mhz = board.pl_clock_mhz(clock_mhz)
+    host_cycles = round(host_us * mhz)
+    key = _run(instructions, specs, board, mhz, port_bytes, host_cycles)
+    other = key if gop == 1 else _run(frame_only(instructions), specs, board, mhz, port_bytes,
+                                      host_cycles)
+    return mhz, key, other
 
 
 def _per_frame(key_value, other_value, gop: int):
@@ -71,13 +89,7 @@ def frame_model(instructions: list, specs: dict[str, dict], board: Board, clock_
                 host_us: float = HOST_US_PER_INSTRUCTION, gop: int = 1) -> dict:
     """Modeled latency, fps, DSP utilisation, DDR bytes and µJ per pixel of one frame, averaged
     over a GOP of ``gop`` frames (key-phase instructions run on its first frame only)."""
-    if gop < 1:
-        raise ValueError(f"frame_model: gop must be at least 1, got {gop}")
-    mhz = board.pl_clock_mhz(clock_mhz)
-    host_cycles = round(host_us * mhz)
-    key = _run(instructions, specs, board, mhz, port_bytes, host_cycles)
-    other = key if gop == 1 else _run(frame_only(instructions), specs, board, mhz, port_bytes,
-                                      host_cycles)
+    mhz, key, other = _gop_runs(instructions, specs, board, clock_mhz, port_bytes, host_us, gop)
     cycles = _per_frame(key["cycles"], other["cycles"], gop)
     makespan = _per_frame(key["makespan"], other["makespan"], gop)
     ddr_cycles = _per_frame(key["ddr_cycles"], other["ddr_cycles"], gop)
@@ -131,3 +143,49 @@ def frame_model(instructions: list, specs: dict[str, dict], board: Board, clock_
             "dsp_peak": "1 int8 MAC per DSP48E1 per cycle (no packing)",
         },
     }
+
+
+def frame_schedule(instructions: list, specs: dict[str, dict], board: Board, clock_mhz: float,
+                   gop: int = 1, port_bytes: int | None = None,
+                   host_us: float = HOST_US_PER_INSTRUCTION) -> dict:
+    """The overlap schedule behind :func:`frame_model`'s latency, from the same runs.
+
+    ``key_frame`` lists when each instruction starts and ends on a frame with a new key frame
+    (cycles from the frame's start), with each engine's busy cycles, the cycles during which
+    sets of engines run together, and the span without overlap (``serial_cycles``: every
+    instruction issued after the previous one ended); ``other_frames`` is the span of a frame
+    without a new key frame.
+    ``latency_cycles`` is the GOP average, equal to frame_model's.
+    """
+    mhz, key, other = _gop_runs(instructions, specs, board, clock_mhz, port_bytes, host_us, gop)
+    # Without overlap, each instruction's register writes would wait for the previous one.
+    serial = sum(row["cycles"] for row in key["rows"]) + len(key["rows"]) * round(host_us * mhz)
+    return {
+        "label": "modeled",
+        "clock_mhz": mhz,
+        "gop": gop,
+        "latency_cycles": round(_per_frame(key["cycles"], other["cycles"], gop)),
+        "key_frame": {
+            "cycles": key["cycles"],
+            "makespan": key["makespan"],
+            "serial_cycles": serial,
+            "overlap_gain": round(serial / key["makespan"], 4) if key["makespan"] else 1.0,
+            "engine_busy_cycles": dict(sorted(key["busy"].items())),
+            "concurrent": _concurrent(key["rows"]),
+            "instructions": [{"index": index, **row} for index, row in enumerate(key["rows"])],
+        },
+        "other_frames": {"cycles": other["cycles"], "makespan": other["makespan"],
+                         "instructions": other["instructions"]},
+    }
+
+
+def _concurrent(rows: list[dict]) -> dict[str, int]:
+    """Cycles per set of two or more engines busy at the same time ("conv+keypoint": cycles)."""
+    edges = sorted({row["start"] for row in rows} | {row["end"] for row in rows})
+    together: dict[str, int] = {}
+    for low, high in zip(edges, edges[1:]):
+        active = sorted({r["engine"] for r in rows if r["start"] <= low and high <= r["end"]})
+        if len(active) > 1:
+            key = "+".join(active)
+            together[key] = together.get(key, 0) + high - low
+    return dict(sorted(together.items()))

@@ -56,9 +56,12 @@ def _within(specs: dict[str, dict], limit: dict[str, int]) -> dict[str, int] | N
 
 def choose_folding(specs: dict[str, dict], auto_keys: dict[str, list[str]], instructions: list,
                    board: Board, clock_mhz: float, margin: float, pixels: int,
-                   objective: str = "latency", growable: dict[str, list[str]] | None = None
-                   ) -> tuple[dict[str, dict], list[dict]]:
+                   objective: str = "latency", growable: dict[str, list[str]] | None = None,
+                   gop: int = 1) -> tuple[dict[str, dict], list[dict]]:
     """Specs with the auto keys chosen, and the Pareto rows (binding-resource use vs objective).
+
+    Each candidate is costed with :func:`frame_model` over a GOP of ``gop`` frames: the figure
+    synth:system reports for the chosen folding.
 
     ``specs`` hold every key (auto ones at any valid value: they are overwritten); the input is
     not modified. A capacity named in ``growable`` (left auto in the workflow) is rounded up to
@@ -83,13 +86,14 @@ def choose_folding(specs: dict[str, dict], auto_keys: dict[str, list[str]], inst
         total = _within(trial, limit)
         if total is None:
             continue
-        frame = frame_model(instructions, trial, board, clock_mhz, pixels)
+        frame = frame_model(instructions, trial, board, clock_mhz, pixels, gop=gop)
         rows.append({
             "choice": {f"{e}.{k}": v for (e, k, _), v in zip(options, values)},
             "specs": trial,
             "resources": total,
             "binding": max(total[k] / available[k] for k in RESOURCES),
             "fractions": sum(total[k] / available[k] for k in RESOURCES),
+            "latency_cycles": frame["latency_cycles"],
             "latency_s": frame["latency_s"],
             "uj_per_pixel": frame["uj_per_pixel"],
         })
@@ -138,15 +142,3 @@ def pareto(rows: list[dict], metric: str) -> list[dict]:
             best = row[metric]
     return front
 
-
-def format_pareto(rows: list[dict]) -> str:
-    """The Pareto table as text: choice, LUT, FF, BRAM18, DSP, binding %, latency, µJ/pixel."""
-    lines = [f"{'choice':48} {'LUT':>6} {'FF':>6} {'BRAM18':>6} {'DSP':>4} {'bind%':>6} "
-             f"{'latency s':>10} {'uJ/px':>8}"]
-    for row in rows:
-        choice = " ".join(f"{k}={v}" for k, v in row["choice"].items())
-        r = row["resources"]
-        lines.append(f"{choice:48} {r['LUT']:6d} {r['FF']:6d} {r['BRAM18']:6d} {r['DSP']:4d} "
-                     f"{100 * row['binding']:6.1f} {row['latency_s']:10.4f} "
-                     f"{row['uj_per_pixel']:8.2f}")
-    return "\n".join(lines)

@@ -12,17 +12,22 @@ import shutil
 from pathlib import Path
 
 from grace_flow.errors import FlowError
-from grace_flow.fsutil import atomic_write_text
+from grace_flow.fsutil import atomic_write_bytes, atomic_write_text
 
 
 class ToolchainError(FlowError):
     """A toolchain that cannot run here."""
 
 
+def found_toolchain() -> str:
+    """What ``auto`` means here: vitis when vitis_hls and vivado are on PATH, else estimate."""
+    return "vitis" if shutil.which("vitis_hls") and shutil.which("vivado") else "estimate"
+
+
 def resolve_toolchain(toolchain: str) -> str:
-    """``auto`` → vitis when vitis_hls and vivado are on PATH, else estimate."""
+    """``auto`` → :func:`found_toolchain`; vitis must be on PATH."""
     if toolchain == "auto":
-        return "vitis" if shutil.which("vitis_hls") and shutil.which("vivado") else "estimate"
+        return found_toolchain()
     if toolchain == "vitis" and not shutil.which("vitis_hls"):
         raise ToolchainError("synth.toolchain: vitis needs vitis_hls on PATH: source the Vitis "
                              "settings64.sh or use toolchain: estimate")
@@ -62,17 +67,20 @@ def synth_engine_report(engine: str, spec_path: Path, sources_dir: Path, board_p
     return _write(Path(report_path), {"engine": engine, "spec": spec, **record})
 
 
-def synth_system_report(engine_reports: dict[str, Path], specs_dir: Path, program_json: Path,
-                        board_path: Path, clock_mhz: float, margin: float, toolchain: str,
-                        pixels: int, hls_dir: Path, workdir: Path, report_path: Path,
-                        gop: int = 1) -> dict:
+def synth_system_report(engine_reports: dict[str, Path], specs: dict[str, Path],
+                        program_json: Path, board_path: Path, report_path: Path, workdir: Path,
+                        *, clock_mhz: float, margin: float, toolchain: str, pixels: int, gop: int,
+                        ip_dirs: dict[str, Path] | None = None, bitstream: Path | None = None,
+                        hwh: Path | None = None) -> dict:
     """Budget check of the engines on the board and the modeled frame (key-phase work amortised
     over a GOP of ``gop`` frames); write the system record.
 
-    With vitis, the block design is built and implemented, and its real utilization, timing and
-    power reports are recorded next to the model.
+    With vitis, the block design of the engines' IPs (exported in ``ip_dirs``) is built and
+    implemented in ``workdir``, its real utilization, timing and power reports are recorded next
+    to the model, and the bitstream and .hwh are copied to ``bitstream`` and ``hwh``.
     """
     from grace_flow.engines.program import Program
+    from grace_flow.engines.spec import read_spec
     from grace_flow.perf.board import load_board
     from grace_flow.perf.budget import check_budget, total_resources
     from grace_flow.perf.frame import frame_model
@@ -84,8 +92,7 @@ def synth_system_report(engine_reports: dict[str, Path], specs_dir: Path, progra
     used = {engine: {k: v for k, v in record["resources"].items() if k != "available"}
             for engine, record in engines.items()}
     check_budget(used, board, margin)
-    specs = {engine: json.loads((Path(specs_dir) / f"{engine}.json").read_text())
-             for engine in engines}
+    specs = {engine: read_spec(engine, specs[engine]) for engine in engines}
     program = Program.load(program_json)
     frame = frame_model(program.instructions, specs, board, clock_mhz, pixels, gop=gop)
     total = total_resources(used)
@@ -105,7 +112,10 @@ def synth_system_report(engine_reports: dict[str, Path], specs_dir: Path, progra
         from grace_flow.synth.tcl import engine_ip
         from grace_flow.synth.vitis import synth_system
 
-        ips = [engine_ip(_engine_build(engine, Path(hls_dir) / engine, board, clock_mhz),
-                         Path(engine_reports[engine]).parent / engine) for engine in engines]
-        record["implementation"] = synth_system(ips, board, clock_mhz, Path(workdir))
+        ips = [engine_ip(engine, ip_dirs[engine]) for engine in engines]
+        implementation = synth_system(ips, board, clock_mhz, Path(workdir))
+        outputs = implementation["outputs"]
+        atomic_write_bytes(hwh, (Path(workdir) / outputs["hwh"]).read_bytes())
+        atomic_write_bytes(bitstream, (Path(workdir) / outputs["bitstream"]).read_bytes())
+        record["implementation"] = implementation
     return _write(Path(report_path), record)

@@ -67,9 +67,9 @@ class TclScript:
         return write_if_changed(self.path, self.text)
 
 
-def hls_project(build: EngineBuild) -> str:
-    """The Vitis HLS project folder name of ``build`` (inside its work folder)."""
-    return f"{_name(build.name, 'engine name')}_prj"
+def hls_project(engine: str) -> str:
+    """The Vitis HLS project folder name of ``engine`` (inside its work folder)."""
+    return f"{_name(engine, 'engine name')}_prj"
 
 
 def hls_script(build: EngineBuild, board: Board, workdir: Path) -> TclScript:
@@ -78,7 +78,7 @@ def hls_script(build: EngineBuild, board: Board, workdir: Path) -> TclScript:
     Outputs: ``csynth_xml`` (the synthesis report) and ``component_xml`` (the packaged IP).
     """
     workdir = Path(workdir)
-    project = hls_project(build)
+    project = hls_project(build.name)
     if not build.sources:
         raise TclError(f"engine {build.name}: no source files to synthesize")
     if not 0.5 <= build.clock_ns <= 100:
@@ -113,10 +113,10 @@ def engine_vlnv(name: str) -> str:
     return f"{IP_VENDOR}:{IP_LIBRARY}:{_name(name, 'engine name')}:{IP_VERSION}"
 
 
-def engine_ip(build: EngineBuild, hls_workdir: Path) -> EngineIp:
-    """The IP that :func:`hls_script` exports for ``build`` when run in ``hls_workdir``."""
-    repo = Path(hls_workdir) / hls_project(build) / SOLUTION / "impl" / "ip"
-    return EngineIp(build.name, engine_vlnv(build.name), repo)
+def engine_ip(engine: str, hls_workdir: Path) -> EngineIp:
+    """The IP that :func:`hls_script` exports for ``engine`` when run in ``hls_workdir``."""
+    repo = Path(hls_workdir) / hls_project(engine) / SOLUTION / "impl" / "ip"
+    return EngineIp(engine, engine_vlnv(engine), repo)
 
 
 def system_script(engines: list[EngineIp], board: Board, clock_mhz: float, workdir: Path,

@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pytest
 from decoder_support import compile_tiny, tiny_qgraph
+from repo_paths import BOARD_FILE
 
 from grace_flow.compile.hazards import HazardError, check_dependencies, operand_spans
 from grace_flow.compile.lower import CompileError, lower
@@ -139,5 +140,11 @@ def test_ddr_limit_is_a_one_line_error(tmp_path):
     message = (f"compile: the program needs {need / 2**20:.1f} MiB of DDR ({need} bytes), the "
                "board has 0.1 MiB: shrink the decoder")
     with pytest.raises(CompileError, match=f"^{re.escape(message)}$"):
-        compile_tiny(tmp_path, tiny_qgraph(), ddr_limit=100_000)
+        lower(tiny_qgraph(), alignment=64, ddr_limit=100_000)
+    # The compile stage takes the limit from the board file, and writes nothing when over it.
+    small = tmp_path / "small.yaml"
+    small.write_text(BOARD_FILE.read_text().replace("size_mb: 512", "size_mb: 1"))
+    wide = tiny_qgraph(block_expansion=48, max_features=256)  # about 2 MiB of DDR
+    with pytest.raises(CompileError, match=r"^compile: .* the board has 1\.0 MiB: shrink"):
+        compile_tiny(tmp_path, wide, board=small)
     assert not (tmp_path / "compile").exists()

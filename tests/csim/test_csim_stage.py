@@ -29,14 +29,17 @@ def test_csim_engine_writes_the_report(tmp_path, rendered):
     """A bit-exact engine: the report names engine, spec, cases, coverage and its library."""
     spec_path, sources = rendered
     report_path = tmp_path / "reports" / "upsample.json"
-    report = csim_engine("upsample", spec_path, sources, tmp_path / "build", report_path)
+    library = tmp_path / "reports" / "upsample.so"
+    report = csim_engine("upsample", spec_path, sources, tmp_path / "build", report_path, library)
     assert json.loads(report_path.read_text()) == report
     assert report["engine"] == "upsample" and report["spec_hash"] == spec_hash(SPEC)
     assert (report["cases"], report["passed"], report["first_failure"]) == (50, 50, None)
     assert report["coverage"]["modes"] == ["field", "map"]
     assert "max_width" in report["coverage"]["edges"]
-    assert re.fullmatch(r"upsample-[0-9a-f]{16}\.so", report["library"])
-    assert sorted(p.name for p in report_path.parent.iterdir()) == ["upsample.json"]
+    built = [p for p in (tmp_path / "build").iterdir() if p.suffix == ".so"]
+    assert len(built) == 1 and re.fullmatch(r"upsample-[0-9a-f]{16}\.so", built[0].name)
+    assert library.read_bytes() == built[0].read_bytes()  # the tested library, under its name
+    assert sorted(p.name for p in report_path.parent.iterdir()) == ["upsample.json", "upsample.so"]
 
 
 class _OffByOne(EngineLibrary):
@@ -58,7 +61,8 @@ def test_csim_engine_mismatch_is_one_line(tmp_path, rendered, monkeypatch):
     monkeypatch.setattr(_OffByOne, "calls", 0)
     report_path = tmp_path / "upsample.json"
     with pytest.raises(SelftestError) as raised:
-        csim_engine("upsample", spec_path, sources, tmp_path / "build", report_path)
+        csim_engine("upsample", spec_path, sources, tmp_path / "build", report_path,
+                    tmp_path / "upsample.so")
     failure = json.loads(report_path.read_text())["first_failure"]
     index = (0,) * (3 if failure["case"] % 2 == 0 else 4)  # map [C, H, W], field [C, H, W, 2]
     match = re.fullmatch(r"first difference at (\(.*\)): got (-?\d+), want (-?\d+)",
@@ -67,6 +71,7 @@ def test_csim_engine_mismatch_is_one_line(tmp_path, rendered, monkeypatch):
     assert str(raised.value) == (f"csim:upsample: case 17 tensor out: {failure['problem']}; "
                                  f"report: {report_path}")
     assert "\n" not in str(raised.value)
+    assert not (tmp_path / "upsample.so").exists()  # an engine that failed is not passed on
 
 
 def test_csim_engine_refuses_sources_of_another_spec(tmp_path, rendered):
@@ -76,5 +81,6 @@ def test_csim_engine_refuses_sources_of_another_spec(tmp_path, rendered):
     with pytest.raises(SelftestError, match=r"^csim:upsample: .*upsample_config\.h has inputs "
                                             r"[0-9a-f]{12}, the spec [0-9a-f]{12}; rerun "
                                             r"hls:upsample$"):
-        csim_engine("upsample", spec_path, sources, tmp_path / "build", tmp_path / "r.json")
+        csim_engine("upsample", spec_path, sources, tmp_path / "build", tmp_path / "r.json",
+                    tmp_path / "r.so")
     assert not (tmp_path / "r.json").exists()

@@ -37,7 +37,7 @@ def only(calls, name):
 
 def system(tmp_path, board, clock_mhz=142.857, engines=ENGINES):
     builds = [make_build(tmp_path, name) for name in engines]
-    ips = [engine_ip(build, tmp_path / "hls" / build.name) for build in builds]
+    ips = [engine_ip(build.name, tmp_path / "hls" / build.name) for build in builds]
     return ips, system_script(ips, board, clock_mhz, tmp_path / "system")
 
 
@@ -162,7 +162,7 @@ def test_scripts_are_reproducible_and_relocatable(tmp_path, board):
         hls = hls_script(build, board, root / "hls" / "conv")
         assert HEADER.match(hls.text.splitlines()[0])
         assert hls.write() and not hls.write()  # second write: content unchanged
-        sysscript = system_script([engine_ip(build, root / "hls" / "conv")], board, 100.0,
+        sysscript = system_script([engine_ip(build.name, root / "hls" / "conv")], board, 100.0,
                                   root / "system")
         assert HEADER.match(sysscript.text.splitlines()[0])
     texts = {path.relative_to(root).as_posix(): path.read_text()

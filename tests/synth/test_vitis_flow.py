@@ -26,7 +26,7 @@ def test_engines_then_system(tmp_path, board, mock_tools):
         assert record["toolchain"] == "vitis"
         assert record["run"]["tool"] == "vitis_hls" and record["run"]["version"] == "2023.2"
         assert record["outputs"]["csynth_xml"] == f"{name}_prj/solution1/syn/report/csynth.xml"
-        ips.append(engine_ip(build, tmp_path / "synth" / name))
+        ips.append(engine_ip(build.name, tmp_path / "synth" / name))
     assert all((ip.repo / "component.xml").is_file() for ip in ips)
 
     system = synth_system(ips, board, 142.857, tmp_path / "synth" / "system", jobs=2)
