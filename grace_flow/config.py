@@ -228,6 +228,7 @@ def load_workflow(path: str | Path) -> Workflow:
     except ValidationError as err:
         raise ConfigError(_first_error(path, raw, lines, err)) from None
     _check_files(path, workflow, lines)
+    _check_board(path, workflow, lines)
     _check_engines(path, workflow, lines)
     return workflow
 
@@ -290,6 +291,16 @@ def _check_files(path: Path, workflow: Workflow, lines: dict[tuple, int]) -> Non
                 f"{path.name}:{line}: {'.'.join(key)}: file {value!r} does not exist "
                 f"(paths are relative to {path.name}'s folder)"
             )
+
+
+def _check_board(path: Path, workflow: Workflow, lines: dict[tuple, int]) -> None:
+    """The board file must load: its mistakes surface now, not after training."""
+    from grace_flow.perf.board import BoardError, load_board
+
+    try:
+        load_board(board_file(path, workflow))
+    except BoardError as err:
+        raise ConfigError(f"{path.name}:{lines.get(('board',), 1)}: board: {err}") from None
 
 
 def engine_settings(workflow: Workflow) -> dict[str, dict]:

@@ -24,16 +24,14 @@ from grace_flow.config import (ConfigError, Workflow, board_file, engine_setting
                                resolve, stable_hash)
 from grace_flow.engines.registers import ENGINES
 from grace_flow.errors import FlowError
+from grace_flow.compile.stage import OUTPUTS as COMPILE_OUTPUTS
 from grace_flow.hls.render import KERNELS, SHARED_HEADERS, template_names
+from grace_flow.quant.stage import OUTPUTS as QUANTIZE_OUTPUTS
 from grace_flow.synth.stage import found_toolchain
 
 ARTIFACTS = Path("artifacts")
 #: DDR alignment of every operand: one AXI burst of the 64-bit HP port (16 beats × 8 bytes).
 ALIGNMENT = 128
-#: Files of the compile stage besides specs/ and requirements/ (compile/stage.py writes them).
-COMPILE_OUTPUTS = ("program.bin", "program.json", "weights.bin", "schedule.json", "pareto.json")
-QUANTIZE_OUTPUTS = ("fused_graph.json", "fused_params.npz", "quantized_graph.json",
-                    "quantized_params.npz", "golden_vectors.npz", "quality.json")
 
 
 class Inputs(BaseModel):

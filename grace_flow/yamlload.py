@@ -12,6 +12,14 @@ from typing import Any
 import yaml
 
 
+#: Deepest nesting of mappings and lists a workflow may use (it needs four); deeper input is
+#: refused before PyYAML's recursive composer could exhaust the stack.
+MAX_DEPTH = 32
+_OPEN = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken, yaml.FlowMappingStartToken,
+         yaml.FlowSequenceStartToken)
+_CLOSE = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
+
 class YamlError(Exception):
     """A file that is not a usable YAML mapping; the message is one line with file and line."""
 
@@ -39,6 +47,7 @@ def load_with_lines(path: Path) -> tuple[Any, dict[tuple[str, ...], int]]:
     loader = _NoAliasLoader(text)
     loader.name = path.name
     try:
+        _check_depth(text, path.name)
         root = loader.get_single_node()
         if root is None:
             raise YamlError(f"{path.name}:1: the workflow file is empty: it needs at least 'name:'")
@@ -55,6 +64,19 @@ def load_with_lines(path: Path) -> tuple[Any, dict[tuple[str, ...], int]]:
     finally:
         loader.dispose()
     return data, lines
+
+
+def _check_depth(text: str, name: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, scanning tokens (the scanner does not recurse)."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, _OPEN):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlError(f"{name}:{token.start_mark.line + 1}: nested more than "
+                                f"{MAX_DEPTH} levels deep; a workflow needs at most a few")
+        elif isinstance(token, _CLOSE):
+            depth -= 1
 
 
 def _construct(loader, node, key_path, lines, name):

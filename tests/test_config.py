@@ -161,6 +161,14 @@ MALFORMED = [
         "w.yaml:2: board: file 'boards/zcu104.yaml' does not exist (paths are "
         "relative to w.yaml's folder)",
     ),
+    (
+        "name: x\nmodel: " + "[" * 5000 + "]" * 5000 + "\n",
+        "w.yaml:2: nested more than 32 levels deep; a workflow needs at most a few",
+    ),
+    (
+        "name: x\n" + "".join("  " * i + f"k{i}:\n" for i in range(40)) + "  " * 40 + "v: 1\n",
+        "w.yaml:34: nested more than 32 levels deep; a workflow needs at most a few",
+    ),
 ]
 
 
@@ -175,6 +183,17 @@ def test_malformed_workflow_is_one_exact_line(tmp_path, monkeypatch, text, messa
 
 def test_at_least_25_malformed_cases():
     assert len(MALFORMED) >= 25
+
+
+def test_a_broken_board_file_is_one_line_when_the_workflow_loads(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    board = (REPO / "constraints" / "boards" / "pynq-z1.yaml").read_text()
+    Path("my_board.yaml").write_text(board.replace("    size_mb: 512\n", ""))
+    Path("w.yaml").write_text("name: x\nboard: my_board.yaml\n")
+    with pytest.raises(ConfigError) as err:
+        load_workflow("w.yaml")
+    assert str(err.value) == ("w.yaml:2: board: my_board.yaml:21: memory.ddr.size_mb: missing "
+                              "required key")
 
 
 def test_unreadable_files(tmp_path, monkeypatch):

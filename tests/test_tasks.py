@@ -1,5 +1,6 @@
 """The task graph, executed by real doit: what runs on which edit, and how failures look."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,23 @@ def write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
+def _files(root: Path) -> set[str]:
+    """Every file under ``root`` (doit's own database aside), relative to the project folder."""
+    return {str(p.relative_to(root.parents[1])) for p in root.rglob("*")
+            if p.is_file() and not p.name.startswith(".doit.db")}
+
+
+def _targets(project: Path, workflow: str) -> set[str]:
+    """The targets of every task of ``workflow``, as the graph in ``project`` declares them."""
+    code = ("import json; from grace_flow.tasks import load_graph; "
+            f"graph = load_graph({workflow!r}); "
+            "print(json.dumps([t for _, steps in graph.stages() for s in steps "
+            "for t in s.task()['targets']]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
+                         text=True, check=True)
+    return set(json.loads(out.stdout))
+
+
 def test_first_run_builds_all_then_nothing_runs(tmp_path, doit):
     write(tmp_path / "w.yaml", TINY_WORKFLOW)
     first = doit("workflow=w.yaml")
@@ -25,12 +43,13 @@ def test_first_run_builds_all_then_nothing_runs(tmp_path, doit):
     root = tmp_path / "artifacts" / "tiny"
     for relative in ["data/clips.npz", "model/decoder.pt", "codec/quality.json",
                      "codec/test_000.agc", "codec/test_001.agc", "codec/bitrate.json",
-                     "quantize/quantized_graph.json", "quantize/golden_vectors.npz",
+                     "quantize/quantized_graph.json", "quantize/quality.json",
                      "compile/program.bin", "compile/specs/conv.json", "hls/conv/conv_top.cpp",
                      "csim/conv.json", "csim/decoder.json", "synth/system.json",
                      "overlay/manifest.json"]:
         assert (root / relative).is_file(), relative
     assert not list(root.rglob("*.tmp")), "temporary files left behind"
+    assert _files(root) == _targets(tmp_path, "w.yaml"), "every artifact is some task's target"
     second = doit("workflow=w.yaml")
     assert second.returncode == 0
     assert second.executed == []

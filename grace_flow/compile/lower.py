@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grace_flow.compile.hazards import conflicts, reduce_dependencies
-from grace_flow.compile.memory import Buffer, align_up, check_no_overlap, plan_memory
+from grace_flow.compile.memory import Use, align_up, plan_arena
 from grace_flow.engines.program import Instruction, Program
 from grace_flow.errors import FlowError
 from grace_flow.engines.registers import CONV_FLAGS, MODES
@@ -234,63 +234,12 @@ def lower(q: QuantizedGraph, *, alignment: int, ddr_limit: int) -> tuple[Program
     q = QuantizedGraph(q.nodes, {**q.shapes, PIXEL_INPUT: [3, *q.shapes["source"][1:]]},
                        q.inputs, q.outputs, {**q.formats, PIXEL_INPUT: PIXELS}, q.params,
                        q.weight_scales)
-    lowering = _Lowering(q, alignment)
-    lowering.phase = "key"
-    lowering.pixels()
-    key = _key_tensors(q)  # key nodes first, then the frame nodes, each in graph order
-    for phase in ("key", "frame"):
-        lowering.phase = phase
-        for node in q.nodes:
-            if node.op == "concat" or (node.output in key) != (phase == "key"):
-                continue
-            if node.op not in _EMIT:
-                raise CompileError(f"compile: layer {node.name}: no engine runs op {node.op!r}")
-            _EMIT[node.op](lowering, node, q.node_params(node.name))
+    lowering = _emit(q, alignment)
     protos = lowering.protos
-
     parents = _concat_parents(q)
     home = _homes(q, parents)
-    io_names = [PIXEL_INPUT, "kp_source", "kp_driving", *q.outputs.values()]
-    io_roots = list(dict.fromkeys(home[name][0] for name in io_names))
-
-    first: dict[str, int] = {}
-    last: dict[str, int] = {}
-    for index, proto in enumerate(protos):
-        for name in [*proto.reads, proto.writes]:
-            root = home[name][0]
-            first.setdefault(root, index)
-            last[root] = index
-    # Key outputs read by frame instructions must survive the GOP: live over the whole program.
-    written = {phase: {home[p.writes][0] for p in protos if p.phase == phase}
-               for phase in ("key", "frame")}
-    persistent = written["key"] & {home[name][0] for p in protos if p.phase == "frame"
-                                   for name in p.reads}
-    for root in persistent:
-        first[root], last[root] = 0, len(protos) - 1
-    # Key buffers get their own part of the arena: frame instructions never write a byte of it,
-    # so they wait for key instructions only to read their outputs and can overlap them.
-    key_region = [Buffer(root, _tensor_bytes(q, root), first[root], last[root])
-                  for root in first if root in written["key"] - written["frame"] - set(io_roots)]
-    frame_region = [Buffer(root, _tensor_bytes(q, root), first[root], last[root])
-                    for root in first if root not in io_roots and root not in
-                    {b.name for b in key_region}]
-    offsets, key_bytes = plan_memory(key_region, alignment)
-    frame_offsets, arena_bytes = plan_memory(frame_region, alignment)
-    offsets.update({root: key_bytes + offset for root, offset in frame_offsets.items()})
-    arena_bytes += key_bytes
-    buffers = key_region + frame_region
-    check_no_overlap(buffers, offsets)
-
-    weights_bytes = len(lowering.blob.data)
-    arena_base = align_up(weights_bytes, alignment)
-    roots = {root: arena_base + offset for root, offset in offsets.items()}
-    cursor = align_up(arena_base + arena_bytes, alignment)
-    for root in io_roots:
-        roots[root] = cursor
-        cursor = align_up(cursor + _tensor_bytes(q, root), alignment)
-    if cursor > ddr_limit:
-        raise CompileError(f"compile: the program needs {cursor / MIB:.1f} MiB of DDR ({cursor} "
-                           f"bytes), the board has {ddr_limit / MIB:.1f} MiB: shrink the decoder")
+    roots, ddr_bytes, arena = _layout(q, protos, home, len(lowering.blob.data), alignment,
+                                      ddr_limit)
 
     def place(value):
         if not isinstance(value, At):
@@ -309,9 +258,48 @@ def lower(q: QuantizedGraph, *, alignment: int, ddr_limit: int) -> tuple[Program
     io = {"input.source_u8": PIXEL_INPUT, "input.kp_source_fp16": "kp_source",
           "input.kp_driving_fp16": "kp_driving",
           **{f"output.{role}": name for role, name in q.outputs.items()}}
-    program = Program(instructions, cursor, (0, weights_bytes), (arena_base, arena_bytes),
-                      tensors, io)
+    program = Program(instructions, ddr_bytes, (0, len(lowering.blob.data)), arena, tensors, io)
     return program, bytes(lowering.blob.data)
+
+
+def _emit(q: QuantizedGraph, alignment: int) -> _Lowering:
+    """The instructions (unplaced) and the weight blob: key nodes first, then the frame nodes,
+    each in graph order."""
+    lowering = _Lowering(q, alignment)
+    lowering.phase = "key"
+    lowering.pixels()
+    key = _key_tensors(q)
+    for phase in ("key", "frame"):
+        lowering.phase = phase
+        for node in q.nodes:
+            if node.op == "concat" or (node.output in key) != (phase == "key"):
+                continue
+            if node.op not in _EMIT:
+                raise CompileError(f"compile: layer {node.name}: no engine runs op {node.op!r}")
+            _EMIT[node.op](lowering, node, q.node_params(node.name))
+    return lowering
+
+
+def _layout(q: QuantizedGraph, protos: list[_Proto], home: dict, weights_bytes: int,
+            alignment: int, ddr_limit: int) -> tuple[dict[str, int], int, tuple[int, int]]:
+    """DDR address of every storage buffer ([weights | arena | inputs and outputs]), the DDR
+    bytes needed, and the arena's (offset, bytes)."""
+    io_names = [PIXEL_INPUT, "kp_source", "kp_driving", *q.outputs.values()]
+    io_roots = list(dict.fromkeys(home[name][0] for name in io_names))
+    uses = [Use(p.phase, tuple(home[name][0] for name in p.reads), home[p.writes][0])
+            for p in protos]
+    sizes = {root: _tensor_bytes(q, root) for root in {home[name][0] for name in home}}
+    offsets, arena_bytes = plan_arena(uses, sizes, set(io_roots), alignment)
+    arena_base = align_up(weights_bytes, alignment)
+    roots = {root: arena_base + offset for root, offset in offsets.items()}
+    cursor = align_up(arena_base + arena_bytes, alignment)
+    for root in io_roots:
+        roots[root] = cursor
+        cursor = align_up(cursor + _tensor_bytes(q, root), alignment)
+    if cursor > ddr_limit:
+        raise CompileError(f"compile: the program needs {cursor / MIB:.1f} MiB of DDR ({cursor} "
+                           f"bytes), the board has {ddr_limit / MIB:.1f} MiB: shrink the decoder")
+    return roots, cursor, (arena_base, arena_bytes)
 
 
 def _writers(protos: list[_Proto], name: str, parents: dict) -> list[int]:

@@ -1,6 +1,7 @@
 """DDR memory planning: byte offsets for every activation, reusing space whose tensor is dead.
 
-A buffer lives from the instruction that writes it to the last instruction that reads it. Two
+A buffer lives from the instruction that writes it to the last instruction that reads it; a key
+output read by frame instructions lives over the whole program (it must survive the GOP). Two
 buffers may share bytes only if their lifetimes do not overlap. Placement is greedy, largest
 first, at the lowest aligned offset free for the whole lifetime: simple, deterministic and close
 to optimal for the chain-like graphs of the decoder. Offsets are aligned to the AXI burst so
@@ -20,6 +21,53 @@ class Buffer:
     size: int
     first: int
     last: int
+
+
+@dataclass(frozen=True)
+class Use:
+    """The buffers one instruction reads and writes (by storage buffer), and its phase."""
+
+    phase: str
+    reads: tuple[str, ...]
+    writes: str
+
+
+def lifetimes(uses: list[Use]) -> dict[str, tuple[int, int]]:
+    """Each buffer's first and last instruction; key outputs that frame instructions read live
+    from the first instruction to the last."""
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for index, use in enumerate(uses):
+        for name in [*use.reads, use.writes]:
+            first.setdefault(name, index)
+            last[name] = index
+    key_written = {use.writes for use in uses if use.phase == "key"}
+    frame_read = {name for use in uses if use.phase == "frame" for name in use.reads}
+    for name in key_written & frame_read:
+        first[name], last[name] = 0, len(uses) - 1
+    return {name: (first[name], last[name]) for name in first}
+
+
+def plan_arena(uses: list[Use], sizes: dict[str, int], outside: set[str], alignment: int
+               ) -> tuple[dict[str, int], int]:
+    """Offsets in the activation arena of every buffer ``uses`` touch (but those ``outside`` it),
+    and the arena's size.
+
+    Buffers only key instructions write get their own region at the arena's start: frame
+    instructions never write a byte of it, so they wait for key instructions only to read their
+    outputs and can overlap them.
+    """
+    live = lifetimes(uses)
+    key_only = ({use.writes for use in uses if use.phase == "key"}
+                - {use.writes for use in uses if use.phase == "frame"} - outside)
+    key_region = [Buffer(name, sizes[name], *live[name]) for name in live if name in key_only]
+    frame_region = [Buffer(name, sizes[name], *live[name]) for name in live
+                    if name not in key_only and name not in outside]
+    offsets, key_bytes = plan_memory(key_region, alignment)
+    frame_offsets, frame_bytes = plan_memory(frame_region, alignment)
+    offsets.update({name: key_bytes + offset for name, offset in frame_offsets.items()})
+    check_no_overlap(key_region + frame_region, offsets)
+    return offsets, key_bytes + frame_bytes
 
 
 def align_up(value: int, alignment: int) -> int:

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from grace_flow.compile.memory import Buffer, align_up, check_no_overlap, plan_memory
+from grace_flow.compile.memory import (Buffer, Use, align_up, check_no_overlap, lifetimes,
+                                       plan_arena, plan_memory)
 
 
 def test_chain_reuses_space_of_dead_tensors():
@@ -46,3 +47,20 @@ def test_overlap_check_catches_a_bad_plan():
         assert str(err) == "memory plan: a and b overlap"
     else:
         raise AssertionError("overlap not detected")
+
+
+def test_key_outputs_read_by_frame_instructions_live_over_the_whole_program():
+    uses = [Use("key", (), "enc"), Use("key", ("enc",), "feat"), Use("frame", (), "kp"),
+            Use("frame", ("feat", "kp"), "out"), Use("frame", ("out",), "final")]
+    assert lifetimes(uses) == {"enc": (0, 1), "feat": (0, 4), "kp": (2, 3), "out": (3, 4),
+                               "final": (4, 4)}
+
+
+def test_key_only_buffers_get_their_own_region_first():
+    uses = [Use("key", (), "enc"), Use("key", ("enc",), "feat"), Use("frame", (), "kp"),
+            Use("frame", ("feat", "kp"), "out")]
+    sizes = {"enc": 64, "feat": 64, "kp": 64, "out": 64}
+    offsets, arena = plan_arena(uses, sizes, outside={"kp"}, alignment=64)
+    assert set(offsets) == {"enc", "feat", "out"}
+    # enc and feat (key only) first; out (frame) after them, never over a key buffer.
+    assert sorted(offsets.values())[:2] == [0, 64] and offsets["out"] == 128 and arena == 192

@@ -10,7 +10,6 @@ from grace_flow.engines.program import Instruction, Program
 from grace_flow.csim.emulator import (Emulator, EmulatorError, compare_with_golden, load_engines,
                                       mismatch_text)
 from grace_flow.quant.golden import run_golden
-from grace_flow.quant.stage import golden_vectors
 
 VARIANTS = {
     "default": {},
