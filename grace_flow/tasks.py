@@ -411,10 +411,14 @@ class Graph:
                 folders={"workdir": paths.synth_workdir("system"),
                          "ip_dirs": ({e: paths.synth_workdir(e) for e in ENGINES}
                                      if self.toolchain == "vitis" else None)})]),
+        ]
+        # The package's provenance: the inputs of every stage that made it, so a workflow edit
+        # that changes none of them (a comment, auto spelled out) keeps the package.
+        built_from = stable_hash([step.inputs.digest() for _, steps in table for step in steps])
+        table += [
             ("overlay", [Step(
                 "overlay", "package program, weights and engines with a verified manifest",
-                "grace_flow.overlay.stage:build_overlay",
-                OverlayInputs(workflow_hash=stable_hash(wf.model_dump(mode="json"))),
+                "grace_flow.overlay.stage:build_overlay", OverlayInputs(workflow_hash=built_from),
                 reads={"program_bin": paths.compile_file("program.bin"),
                        "program_json": paths.compile_file("program.json"),
                        "weights_bin": paths.compile_file("weights.bin"),

@@ -81,6 +81,20 @@ def test_codec_edit_does_not_retrain(tmp_path, doit):
     assert not executed & ({"data", "model"} | ENGINE_CHAINS)
 
 
+def test_each_task_reruns_only_for_the_values_it_reads(tmp_path, doit):
+    write(tmp_path / "w.yaml", TINY_WORKFLOW)
+    assert doit("workflow=w.yaml").returncode == 0
+    # auto resolves to the estimate here: the same toolchain, nothing to redo.
+    write(tmp_path / "w.yaml", TINY_WORKFLOW.replace("toolchain: estimate", "toolchain: auto"))
+    assert doit("workflow=w.yaml").executed == []
+    # The margin is read by the search (compile) and the budget check; the folding is fixed, so
+    # compile's outputs do not change: no engine and no C-sim reruns, the system report does
+    # (it records the margin) and so does the package it goes into.
+    write(tmp_path / "w.yaml", TINY_WORKFLOW.replace("toolchain: estimate",
+                                                     "toolchain: estimate\n  margin: 0.2"))
+    assert doit("workflow=w.yaml").executed == ["compile", "overlay", "synth:system"]
+
+
 def test_engine_parameter_edit_rebuilds_only_that_engine(tmp_path, doit):
     write(tmp_path / "w.yaml", TINY_WORKFLOW)
     assert doit("workflow=w.yaml").returncode == 0
