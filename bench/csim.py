@@ -21,7 +21,7 @@ from grace_flow.engines.program import Program
 from grace_flow.compile.stage import compile_program
 from grace_flow.csim.emulator import Emulator, load_engines
 from grace_flow.model import AGCDecoder
-from grace_flow.model.stage import workflow_geometry
+from geometry import workflow_geometry
 from grace_flow.quant.calibrate import calibrate, float_inputs
 from grace_flow.quant.fuse import fuse
 from grace_flow.quant.ptq import quantize_graph

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from grace_flow.model import AGCDecoder
-from grace_flow.model.stage import workflow_geometry
+from geometry import workflow_geometry
 from grace_flow.quant.calibrate import calibrate, float_inputs
 from grace_flow.quant.fuse import fuse
 from grace_flow.quant.golden import run_golden

@@ -20,6 +20,7 @@ from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 from pydantic import BaseModel, ConfigDict
 
+from grace_flow.code_digest import code_changed
 from grace_flow.config import (ConfigError, Workflow, board_file, engine_settings, load_workflow,
                                resolve, stable_hash)
 from grace_flow.engines.registers import ENGINES
@@ -132,6 +133,8 @@ class Step:
     also_reads: tuple[Path, ...] = ()
     #: Files written inside ``folders`` under names the stage owns.
     also_writes: tuple[Path, ...] = ()
+    #: Tools and libraries whose version the outputs depend on (beyond the stage's own code).
+    tools: tuple[str, ...] = ()
 
     def task(self) -> dict:
         """The doit task dict (``name`` is set by the caller for sub-tasks)."""
@@ -142,7 +145,8 @@ class Step:
             "file_dep": [_relative(p) for p in [*_flatten(self.reads.values()), *self.also_reads]],
             "targets": [_relative(p) for p in [*_flatten(self.writes.values()),
                                                *self.also_writes]],
-            "uptodate": [config_changed(self.inputs.digest())],
+            "uptodate": [config_changed(self.inputs.digest()),
+                         code_changed(self.action.split(":")[0], self.tools)],
             "clean": True,
         }
 
@@ -321,7 +325,7 @@ class Graph:
                            clips=data.clips.model_dump(), seed=data.seed),
                 reads={"video": self._named_file(None if data.source == "synthetic"
                                                  else data.source)},
-                writes={"out_path": paths.clips})]),
+                writes={"out_path": paths.clips}, tools=("numpy", "scipy", "pillow", "av"))]),
             ("model", [Step(
                 "model", f"float decoder checkpoint (model.source: {model.source})",
                 "grace_flow.model.stage:build_model", ModelInputs(model=model),
@@ -330,18 +334,21 @@ class Graph:
                        "clips_path": paths.clips if model.source == "train" else None},
                 folders={"out_dir": paths.model},
                 also_writes=(paths.checkpoint,
-                             *(paths.training if model.source == "train" else ())))]),
+                             *(paths.training if model.source == "train" else ())),
+                tools=("torch",))]),
             ("codec", [
                 Step("encode", "encode the test clips (HEVC key frames + FP16 keypoints)",
                      "grace_flow.codec.stage:encode_test_clips",
                      CodecInputs(gop=gop, fps=wf.codec.fps, quality=wf.codec.key_frame_quality),
                      reads={"checkpoint": paths.checkpoint, "clips_path": paths.clips},
-                     writes={"out_paths": paths.bitstreams, "report_path": paths.bitrate}),
+                     writes={"out_paths": paths.bitstreams, "report_path": paths.bitrate},
+                     tools=("torch", "pillow-heif")),
                 Step("quality", "PSNR / SSIM of the decoded test clips vs repeating the key frame",
                      "grace_flow.codec.stage:float_quality", NoInputs(),
                      reads={"checkpoint": paths.checkpoint, "clips_path": paths.clips,
                             "bitstreams": paths.bitstreams},
-                     writes={"out_path": paths.float_quality})]),
+                     writes={"out_path": paths.float_quality},
+                     tools=("torch", "pillow-heif", "scikit-image"))]),
             ("quantize", [Step(
                 "quantize", "int8 post-training quantization, fused graph and golden vectors",
                 "grace_flow.quant.stage:quantize_model",
@@ -351,7 +358,8 @@ class Graph:
                                accumulator_bits=wf.quantize.accumulator_bits, gop=gop),
                 reads={"checkpoint": paths.checkpoint, "clips_path": paths.clips},
                 folders={"out_dir": paths.quantized},
-                also_writes=tuple(paths.quantize_file(n) for n in QUANTIZE_OUTPUTS))]),
+                also_writes=tuple(paths.quantize_file(n) for n in QUANTIZE_OUTPUTS),
+                tools=("torch", "numpy"))]),
             ("compile", [Step(
                 "compile", "program, weight blob, DDR plan, engine requirements and specs, "
                 "overlap schedule",
@@ -364,7 +372,8 @@ class Graph:
                 folders={"out_dir": paths.compiled},
                 also_writes=(*(paths.compile_file(n) for n in COMPILE_OUTPUTS),
                              *(paths.spec(e) for e in ENGINES),
-                             *(paths.requirements(e) for e in ENGINES)))]),
+                             *(paths.requirements(e) for e in ENGINES)),
+                tools=("numpy",))]),
             ("hls", [Step(
                 engine, f"HLS C++ of the {engine} engine", "grace_flow.hls.stage:hls_engine",
                 EngineInputs(engine=engine), reads={"spec_path": paths.spec(engine)},
@@ -372,7 +381,8 @@ class Graph:
                 also_reads=tuple(KERNELS / name for name in (*template_names(engine),
                                                              *SHARED_HEADERS,
                                                              f"{engine}_engine.h")),
-                also_writes=tuple(paths.hls_sources(engine))) for engine in ENGINES]),
+                also_writes=tuple(paths.hls_sources(engine)), tools=("Jinja2",))
+                for engine in ENGINES]),
             ("csim", [*(Step(
                 engine, f"build the {engine} engine with g++ and prove it bit-exact",
                 "grace_flow.csim.stage:csim_engine", EngineInputs(engine=engine),
@@ -380,14 +390,16 @@ class Graph:
                 writes={"report_path": paths.csim_report(engine),
                         "library_path": paths.csim_library(engine)},
                 folders={"sources_dir": paths.hls(engine), "build_dir": paths.build_cache},
-                also_reads=tuple(paths.hls_sources(engine))) for engine in ENGINES), Step(
+                also_reads=tuple(paths.hls_sources(engine)), tools=("g++", "numpy"))
+                for engine in ENGINES), Step(
                 "decoder", "every test frame on the emulated co-processor vs the golden model",
                 "grace_flow.csim.stage:csim_decoder", NoInputs(),
                 reads={"program_json": paths.compile_file("program.json"),
                        "weights_bin": paths.compile_file("weights.bin"), **quantized,
                        "bitstreams": paths.bitstreams,
                        "libraries": {e: paths.csim_library(e) for e in ENGINES}},
-                writes={"report_path": paths.csim_decoder})]),
+                writes={"report_path": paths.csim_decoder},
+                tools=("g++", "numpy", "pillow-heif"))]),
             ("synth", [*(Step(
                 engine, f"synthesis report of the {engine} engine",
                 "grace_flow.synth.stage:synth_engine_report",
@@ -396,7 +408,9 @@ class Graph:
                 reads={"spec_path": paths.spec(engine), "board_path": self.board_path},
                 writes={"report_path": paths.synth_report(engine)},
                 folders={"sources_dir": paths.hls(engine), "workdir": paths.synth_workdir(engine)},
-                also_reads=tuple(paths.hls_sources(engine))) for engine in ENGINES), Step(
+                also_reads=tuple(paths.hls_sources(engine)),
+                tools=("vitis_hls",) if self.toolchain == "vitis" else ())
+                for engine in ENGINES), Step(
                 "system", "budget check on the board and the modeled frame (latency, fps, energy)",
                 "grace_flow.synth.stage:synth_system_report",
                 SynthSystemInputs(clock_mhz=wf.synth.clock_mhz, margin=wf.synth.margin,
@@ -410,7 +424,8 @@ class Graph:
                            if self.toolchain == "vitis" else {})},
                 folders={"workdir": paths.synth_workdir("system"),
                          "ip_dirs": ({e: paths.synth_workdir(e) for e in ENGINES}
-                                     if self.toolchain == "vitis" else None)})]),
+                                     if self.toolchain == "vitis" else None)},
+                tools=("vivado",) if self.toolchain == "vitis" else ())]),
         ]
         # The package's provenance: the inputs of every stage that made it, so a workflow edit
         # that changes none of them (a comment, auto spelled out) keeps the package.
@@ -428,7 +443,8 @@ class Graph:
                           {"libraries": {e: paths.csim_library(e) for e in ENGINES}})},
                 folders={"out_dir": paths.overlay},
                 also_writes=tuple(paths.overlay / name for name in
-                                  _overlay_files(self.toolchain)))]),
+                                  _overlay_files(self.toolchain)),
+                tools=("g++", "pynq"))]),
         ]
         return table
 

@@ -45,14 +45,6 @@ def geometry(model) -> dict:
     }
 
 
-def workflow_geometry(workflow_path) -> tuple[int, dict]:
-    """(frame size, decoder constructor arguments) of the workflow file at ``workflow_path``."""
-    from grace_flow.config import load_workflow
-
-    workflow = load_workflow(workflow_path)
-    return workflow.data.frame_size, geometry(workflow.model)["decoder"]
-
-
 def build_model(model, checkpoint: Path | None, fomm_config: Path | None,
                 clips_path: Path | None, out_dir: Path) -> Path:
     """Write ``out_dir/decoder.pt`` (our checkpoint format) as ``model.source`` asks; return it.
