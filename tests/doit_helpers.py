@@ -1,5 +1,7 @@
 """Running doit on a workflow in a scratch folder and seeing what it executed."""
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +44,30 @@ class DoitRun:
         self.skipped = sorted(line[3:].strip() for line in lines if line.startswith("-- "))
 
 
-def run_doit(folder: Path, *args: str) -> DoitRun:
-    """Run doit with the repo's dodo.py inside ``folder``."""
-    command = [sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), "-d", str(folder), *args]
-    return DoitRun(subprocess.run(command, capture_output=True, text=True, timeout=600))
+def run_doit(folder: Path, *args: str, dodo: Path = REPO / "dodo.py", env=None) -> DoitRun:
+    """Run doit with ``dodo`` (the repo's dodo.py) inside ``folder``."""
+    command = [sys.executable, "-m", "doit", "-f", str(dodo), "-d", str(folder), *args]
+    return DoitRun(subprocess.run(command, capture_output=True, text=True, timeout=600, env=env))
+
+
+#: What a project copy holds: the code, the templates, the boards and the entry point.
+PROJECT_PARTS = ("dodo.py", "grace_flow", "kernels", "constraints")
+
+
+def copy_project(destination: Path) -> Path:
+    """A copy of the repository's code at ``destination``, so a test may edit its code."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, destination / part,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, destination / part)
+    return destination
+
+
+def run_project(project: Path, *args: str) -> DoitRun:
+    """Run doit in a project copy, on the copy's code (it comes first on the import path)."""
+    env = {**os.environ, "PYTHONPATH": str(project)}
+    return run_doit(project, *args, dodo=project / "dodo.py", env=env)
