@@ -27,7 +27,8 @@ from grace_flow.quant.fuse import fuse
 from grace_flow.quant.ptq import quantize_graph
 
 FRAMES = 5
-SIZE, GEOMETRY = workflow_geometry(Path(__file__).resolve().parents[1] / "workflow.yaml")
+ROOT = Path(__file__).resolve().parents[1]
+SIZE, GEOMETRY = workflow_geometry(ROOT / "workflow.yaml")
 
 
 def conv_macs(program: Program) -> int:
@@ -63,11 +64,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         qgraph.save(folder / "q.json", folder / "q.npz")
+        out = folder / "compile"
+        engines = ("conv", "grid_sample", "upsample", "elementwise", "keypoint")
         compile_program(
             folder / "q.json",
             folder / "q.npz",
             ROOT / "constraints" / "boards" / "pynq-z1.yaml",
-            folder / "compile",
+            *(out / name for name in ("program.bin", "program.json", "weights.bin",
+                                      "schedule.json", "pareto.json")),
+            {engine: out / "specs" / f"{engine}.json" for engine in engines},
+            {engine: out / "requirements" / f"{engine}.json" for engine in engines},
             engine_settings={},
             clock_mhz=100.0,
             margin=0.1,

@@ -25,10 +25,8 @@ from grace_flow.config import (ConfigError, Workflow, board_file, engine_setting
                                resolve, stable_hash)
 from grace_flow.engines.registers import ENGINES
 from grace_flow.errors import FlowError
-from grace_flow.compile.stage import OUTPUTS as COMPILE_OUTPUTS
-from grace_flow.hls.render import KERNELS, SHARED_HEADERS, template_names
-from grace_flow.quant.stage import OUTPUTS as QUANTIZE_OUTPUTS
-from grace_flow.synth.stage import found_toolchain
+from grace_flow.hls.sources import kernel_files, rendered_files
+from grace_flow.toolrun import found_toolchain
 
 ARTIFACTS = Path("artifacts")
 #: DDR alignment of every operand: one AXI burst of the 64-bit HP port (16 beats × 8 bytes).
@@ -247,8 +245,7 @@ class Paths:
         return self.root / "hls" / engine
 
     def hls_sources(self, engine: str) -> list[Path]:
-        return [self.hls(engine) / name for name in
-                (f"{engine}_config.h", f"{engine}_top.cpp", *SHARED_HEADERS, f"{engine}_engine.h")]
+        return [self.hls(engine) / name for name in rendered_files(engine)]
 
     @property
     def build_cache(self) -> Path:
@@ -357,8 +354,7 @@ class Graph:
                                calibration_pairs=wf.quantize.calibration_pairs,
                                accumulator_bits=wf.quantize.accumulator_bits, gop=gop),
                 reads={"checkpoint": paths.checkpoint, "clips_path": paths.clips},
-                folders={"out_dir": paths.quantized},
-                also_writes=tuple(paths.quantize_file(n) for n in QUANTIZE_OUTPUTS),
+                writes={**quantized, "quality_json": paths.quantize_file("quality.json")},
                 tools=("torch", "numpy"))]),
             ("compile", [Step(
                 "compile", "program, weight blob, DDR plan, engine requirements and specs, "
@@ -369,18 +365,19 @@ class Graph:
                               objective=wf.synth.objective, gop=gop, pixels=pixels,
                               alignment=ALIGNMENT),
                 reads={**quantized, "board_path": self.board_path},
-                folders={"out_dir": paths.compiled},
-                also_writes=(*(paths.compile_file(n) for n in COMPILE_OUTPUTS),
-                             *(paths.spec(e) for e in ENGINES),
-                             *(paths.requirements(e) for e in ENGINES)),
+                writes={"program_bin": paths.compile_file("program.bin"),
+                        "program_json": paths.compile_file("program.json"),
+                        "weights_bin": paths.compile_file("weights.bin"),
+                        "schedule_json": paths.compile_file("schedule.json"),
+                        "pareto_json": paths.compile_file("pareto.json"),
+                        "specs": {e: paths.spec(e) for e in ENGINES},
+                        "requirements": {e: paths.requirements(e) for e in ENGINES}},
                 tools=("numpy",))]),
             ("hls", [Step(
                 engine, f"HLS C++ of the {engine} engine", "grace_flow.hls.stage:hls_engine",
                 EngineInputs(engine=engine), reads={"spec_path": paths.spec(engine)},
                 folders={"out_dir": paths.hls(engine)},
-                also_reads=tuple(KERNELS / name for name in (*template_names(engine),
-                                                             *SHARED_HEADERS,
-                                                             f"{engine}_engine.h")),
+                also_reads=tuple(kernel_files(engine)),
                 also_writes=tuple(paths.hls_sources(engine)), tools=("Jinja2",))
                 for engine in ENGINES]),
             ("csim", [*(Step(

@@ -24,6 +24,12 @@ from grace_flow.errors import FlowError
 _VENDOR_VERSION = r"\bv(\d{4}\.\d+(?:\.\d+)?)\b"  # "Vivado v2023.2 (64-bit)", "... HLS ... v2023.2"
 
 
+def found_toolchain() -> str:
+    """What ``synth.toolchain: auto`` means here: vitis when vitis_hls and vivado are on PATH,
+    else the estimate."""
+    return "vitis" if shutil.which("vitis_hls") and shutil.which("vivado") else "estimate"
+
+
 @dataclass(frozen=True)
 class _Probe:
     """How to ask a tool its version, and what to tell the user when it is missing."""

@@ -58,7 +58,12 @@ def tiny_qgraph(seed: int = 0, **changes):
 def compile_tiny(folder, qgraph, settings=None, alignment=64, board=BOARD_FILE, gop=1) -> dict:
     """Save ``qgraph`` in ``folder`` and run the compile stage into folder/compile."""
     qgraph.save(folder / "quantized_graph.json", folder / "quantized_params.npz")
+    out = folder / "compile"
+    engines = ("conv", "grid_sample", "upsample", "elementwise", "keypoint")
     return compile_program(folder / "quantized_graph.json", folder / "quantized_params.npz",
-                           board, folder / "compile", engine_settings=settings or {},
-                           clock_mhz=100.0, margin=0.1, objective="latency", gop=gop,
-                           pixels=SIZE * SIZE, alignment=alignment)
+                           board, out / "program.bin", out / "program.json", out / "weights.bin",
+                           out / "schedule.json", out / "pareto.json",
+                           {e: out / "specs" / f"{e}.json" for e in engines},
+                           {e: out / "requirements" / f"{e}.json" for e in engines},
+                           engine_settings=settings or {}, clock_mhz=100.0, margin=0.1,
+                           objective="latency", gop=gop, pixels=SIZE * SIZE, alignment=alignment)

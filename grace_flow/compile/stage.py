@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from grace_flow.compile.lower import lower
 from grace_flow.compile.specs import engine_specs
@@ -11,10 +10,6 @@ from grace_flow.fsutil import atomic_write_bytes, atomic_write_text, write_if_ch
 from grace_flow.perf.board import load_board
 from grace_flow.perf.frame import frame_schedule
 from grace_flow.quant.qgraph import QuantizedGraph
-
-#: Files written into ``out_dir`` besides requirements/<engine>.json and specs/<engine>.json.
-OUTPUTS = ("program.bin", "program.json", "weights.bin", "schedule.json", "pareto.json")
-
 
 def _json(value) -> str:
     return json.dumps(value, indent=1) + "\n"
@@ -37,12 +32,15 @@ def size_folding(program, specs: dict, engine_settings: dict, board, *, clock_mh
                           pixels, objective, growable=growable, gop=gop)
 
 
-def compile_program(qgraph_json, qparams_npz, board_path, out_dir, *, engine_settings: dict,
-                    clock_mhz: float, margin: float, objective: str, gop: int, pixels: int,
-                    alignment: int) -> dict:
-    """Lower the quantized graph, size the engine specs, schedule; write OUTPUTS and per-engine
-    requirements/specs (those two only when their content changes, so unchanged engines stay
-    up to date for doit). Nothing is written when the program cannot be compiled.
+def compile_program(qgraph_json, qparams_npz, board_path, program_bin, program_json, weights_bin,
+                    schedule_json, pareto_json, specs: dict, requirements: dict, *,
+                    engine_settings: dict, clock_mhz: float, margin: float, objective: str,
+                    gop: int, pixels: int, alignment: int) -> dict:
+    """Lower the quantized graph, size the engine specs, schedule; write the program (binary
+    and listing), the weight blob, the schedule, the Pareto table and per engine its
+    ``requirements`` and ``specs`` file (those two only when their content changes, so
+    unchanged engines stay up to date for doit). Nothing is written when the program cannot be
+    compiled.
 
     The board's DDR bounds the program; unroll/tile keys left ``auto`` are chosen by the
     design-space search (its Pareto table goes to pareto.json) on the frame model averaged over
@@ -53,19 +51,18 @@ def compile_program(qgraph_json, qparams_npz, board_path, out_dir, *, engine_set
     board = load_board(board_path)
     program, weights = lower(QuantizedGraph.load(qgraph_json, qparams_npz), alignment=alignment,
                              ddr_limit=board.memory.ddr.size_mb << 20)
-    required, specs = engine_specs(program, engine_settings)
-    specs, front = size_folding(program, specs, engine_settings, board, clock_mhz=clock_mhz,
+    required, sized = engine_specs(program, engine_settings)
+    sized, front = size_folding(program, sized, engine_settings, board, clock_mhz=clock_mhz,
                                 margin=margin, pixels=pixels, objective=objective, gop=gop)
-    timing = frame_schedule(program.instructions, specs, board, clock_mhz, gop=gop)
+    timing = frame_schedule(program.instructions, sized, board, clock_mhz, gop=gop)
 
-    out_dir = Path(out_dir)
-    for engine in specs:
-        write_if_changed(out_dir / "requirements" / f"{engine}.json", _json(required[engine]))
-        write_if_changed(out_dir / "specs" / f"{engine}.json", _json(specs[engine]))
-    program.save(out_dir / "program.bin", out_dir / "program.json")
-    atomic_write_bytes(out_dir / "weights.bin", weights)
-    atomic_write_text(out_dir / "schedule.json", _json(timing))
-    atomic_write_text(out_dir / "pareto.json", _json(front))
+    for engine in sized:
+        write_if_changed(requirements[engine], _json(required[engine]))
+        write_if_changed(specs[engine], _json(sized[engine]))
+    program.save(program_bin, program_json)
+    atomic_write_bytes(weights_bin, weights)
+    atomic_write_text(schedule_json, _json(timing))
+    atomic_write_text(pareto_json, _json(front))
     counts: dict[str, int] = {}
     for ins in program.instructions:
         counts[ins.engine] = counts.get(ins.engine, 0) + 1

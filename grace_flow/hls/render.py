@@ -10,21 +10,10 @@ import json
 from pathlib import Path
 
 from grace_flow.fsutil import write_if_changed
+from grace_flow.hls.sources import KERNELS, SHARED_HEADERS, template_names
 from grace_flow.engines.registers import CONV_FLAGS, MODES, REGISTERS, STATUS
 from grace_flow.engines.spec import SpecError, check_spec, engine_constants
 from grace_flow.templating import strict_environment
-
-KERNELS = Path(__file__).resolve().parents[2] / "kernels"
-#: Templates shared by every engine (besides its own <engine>_top.cpp.j2).
-SHARED_TEMPLATES = ("engine_config.h.j2", "engine_top.j2")
-#: Hand-written headers every engine needs.
-SHARED_HEADERS = ("grace_numerics.h", "grace_ddr.h")
-
-
-def template_names(engine: str) -> list[str]:
-    """The templates ``engine``'s generated files come from (their texts key the header hash)."""
-    return [*SHARED_TEMPLATES, f"{engine}_top.cpp.j2"]
-
 
 def source_origin(engine: str, file_name: str) -> str:
     """The repo file a rendered file comes from: its template, or the header it copies."""

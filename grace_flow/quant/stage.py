@@ -7,14 +7,11 @@ from pathlib import Path
 
 from grace_flow.fsutil import atomic_write_text
 
-#: Files written into ``out_dir`` by quantize_model.
-OUTPUTS = ("quantized_graph.json", "quantized_params.npz", "quality.json")
-
-
-def quantize_model(checkpoint: Path, clips_path: Path, out_dir: Path, *, frame_size: int,
-                   observer: str, percentile: float, calibration_pairs: int,
-                   accumulator_bits: int, gop: int) -> dict:
-    """Fuse, calibrate, quantize, check accumulators, evaluate; write OUTPUTS; return quality.
+def quantize_model(checkpoint: Path, clips_path: Path, qgraph_json: Path, qparams_npz: Path,
+                   quality_json: Path, *, frame_size: int, observer: str, percentile: float,
+                   calibration_pairs: int, accumulator_bits: int, gop: int) -> dict:
+    """Fuse, calibrate, quantize, check accumulators, evaluate; write the quantized graph (JSON
+    + arrays) and its quality report; return the quality.
 
     Calibration pairs come from the calibration split, quality pairs from the test split, both
     as (GOP key frame, other frame of the GOP) with FP16 keypoints.
@@ -53,7 +50,6 @@ def quantize_model(checkpoint: Path, clips_path: Path, out_dir: Path, *, frame_s
         **evaluate(graph, qgraph, frames, keypoints, test_rows),
         "accumulators": accumulators,
     }
-    out_dir = Path(out_dir)
-    qgraph.save(out_dir / "quantized_graph.json", out_dir / "quantized_params.npz")
-    atomic_write_text(out_dir / "quality.json", json.dumps(quality, indent=1) + "\n")
+    qgraph.save(qgraph_json, qparams_npz)
+    atomic_write_text(quality_json, json.dumps(quality, indent=1) + "\n")
     return quality

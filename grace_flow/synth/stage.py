@@ -13,15 +13,11 @@ from pathlib import Path
 
 from grace_flow.errors import FlowError
 from grace_flow.fsutil import atomic_write_bytes, atomic_write_text
+from grace_flow.toolrun import found_toolchain
 
 
 class ToolchainError(FlowError):
     """A toolchain that cannot run here."""
-
-
-def found_toolchain() -> str:
-    """What ``auto`` means here: vitis when vitis_hls and vivado are on PATH, else estimate."""
-    return "vitis" if shutil.which("vitis_hls") and shutil.which("vivado") else "estimate"
 
 
 def resolve_toolchain(toolchain: str) -> str:

@@ -10,7 +10,7 @@ from grace_flow.model import KeypointDetector, save_checkpoint
 from grace_flow.quant.calibrate import CalibrationError
 from grace_flow.quant.golden import run_golden
 from grace_flow.quant.qgraph import QuantizedGraph
-from grace_flow.quant.stage import OUTPUTS, quantize_model
+from grace_flow.quant.stage import quantize_model
 from quant_helpers import SIZE, random_clips
 from test_fuse import GEOMETRY, random_decoder
 
@@ -36,13 +36,15 @@ def inputs(tmp_path_factory):
 def run(folder, out, **changes):
     settings = dict(frame_size=SIZE, observer="minmax", percentile=99.99, calibration_pairs=4,
                     accumulator_bits=32, gop=2)
-    return quantize_model(folder / "decoder.pt", folder / "clips.npz", out,
-                          **{**settings, **changes})
+    return quantize_model(folder / "decoder.pt", folder / "clips.npz",
+                          out / "quantized_graph.json", out / "quantized_params.npz",
+                          out / "quality.json", **{**settings, **changes})
 
 
 def test_stage_writes_every_output_and_the_graph_runs(inputs, tmp_path):
     quality = run(inputs, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUTS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "quality.json", "quantized_graph.json", "quantized_params.npz"]
     assert json.loads((tmp_path / "quality.json").read_text()) == quality
     assert quality["pairs"] == 4 and quality["calibration_pairs"] == 4
     assert quality["int8_vs_float"]["psnr_db"] > 40
