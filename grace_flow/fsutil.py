@@ -1,11 +1,13 @@
 """Atomic file writes: a reader (or doit) never sees a half-written artifact.
 
 Every artifact is written to a temporary file in the target's directory and renamed over the target,
-so an interrupted run leaves either the old file or the new one, never a truncated one.
+so an interrupted run leaves either the old file or the new one, never a truncated one. A run that
+was killed can leave its temporary file behind; the next write of the same target removes it.
 """
 
 from __future__ import annotations
 
+import glob
 import io
 import os
 import tempfile
@@ -18,6 +20,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (creating parent folders); return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o644)  # mkstemp's 0600 would make artifacts private to their builder

@@ -284,6 +284,12 @@ class Paths:
     def overlay(self) -> Path:
         return self.root / "overlay"
 
+    @property
+    def measured(self) -> list[Path]:
+        """The artifacts that hold measured times (training seconds, emulated seconds per
+        frame): they differ run to run, so no task may read them."""
+        return [self.training[0], self.csim_decoder]
+
 
 class Graph:
     """All tasks of one workflow file; ``creators()`` feeds dodo.py's namespace."""

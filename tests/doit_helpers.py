@@ -1,9 +1,12 @@
 """Running doit on a workflow in a scratch folder and seeing what it executed."""
 
+import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,3 +74,29 @@ def run_project(project: Path, *args: str) -> DoitRun:
     """Run doit in a project copy, on the copy's code (it comes first on the import path)."""
     env = {**os.environ, "PYTHONPATH": str(project)}
     return run_doit(project, *args, dodo=project / "dodo.py", env=env)
+
+
+def kill_during(project: Path, task: str, delay: float, *args: str) -> bool:
+    """Run doit in a project copy and SIGKILL it (its whole process group) ``delay`` seconds
+    after it starts ``task``; True when the kill came before doit finished."""
+    command = [sys.executable, "-m", "doit", "-f", str(project / "dodo.py"), "-d", str(project),
+               *args]
+    env = {**os.environ, "PYTHONPATH": str(project)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True, env=env, start_new_session=True)
+    timer = None
+    for line in process.stdout:
+        if line.startswith(". ") and line[2:].strip() == task and timer is None:
+            timer = threading.Timer(delay, os.killpg, (process.pid, signal.SIGKILL))
+            timer.start()
+    process.wait()
+    if timer is not None:
+        timer.cancel()
+    return process.returncode == -signal.SIGKILL
+
+
+def artifact_digests(root: Path, skip: set[str] = frozenset()) -> dict[str, str]:
+    """sha256 of every file under ``root`` (doit's own database and ``skip`` aside)."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()
+            and not p.name.startswith(".doit.db") and str(p.relative_to(root)) not in skip}

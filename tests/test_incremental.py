@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from doit_helpers import TINY_WORKFLOW, copy_project, run_project
+from doit_helpers import TINY_WORKFLOW, run_project
 
 ENGINES = ["conv", "elementwise", "grid_sample", "keypoint", "upsample"]
 SYSTEM = {"csim:decoder", "synth:system", "overlay"}
@@ -96,16 +96,6 @@ CASES = {
         lambda p: edit(p / "grace_flow" / "perf" / "cycles.py", "\n", "\n# reworded\n"),
         {"compile", "synth:system"} | {f"synth:{engine}" for engine in ENGINES}),
 }
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """A project copy with the tiny workflow built."""
-    project = copy_project(tmp_path_factory.mktemp("built"))
-    (project / "w.yaml").write_text(TINY_WORKFLOW)
-    run = run_project(project, "workflow=w.yaml")
-    assert run.returncode == 0, run.stdout + run.stderr
-    return project
 
 
 @pytest.fixture

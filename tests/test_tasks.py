@@ -101,6 +101,17 @@ def test_doit_list_and_info(tmp_path, doit):
     assert "artifacts/tiny/codec/quality.json" in info.stdout
 
 
+def test_no_task_reads_a_file_of_measured_times(monkeypatch):
+    monkeypatch.chdir(REPO)
+    from grace_flow.tasks import load_graph
+
+    graph = load_graph("workflow.yaml")
+    measured = {str(path) for path in graph.paths.measured}
+    readers = [step.name for _, steps in graph.stages() for step in steps
+               if measured & set(step.task()["file_dep"])]
+    assert measured and readers == []
+
+
 def test_building_the_graph_imports_no_torch():
     code = ("import sys; from grace_flow.tasks import load_graph; "
             "graph = load_graph('workflow.yaml'); "

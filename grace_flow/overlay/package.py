@@ -128,6 +128,8 @@ def package_overlay(folder: str | Path, *, toolchain: str, program_bin: Path, pr
         if not Path(source).is_file():
             raise PackageError(f"{folder}: {name} source {source} is missing; rebuild it")
     folder.parent.mkdir(parents=True, exist_ok=True)
+    for stale in folder.parent.glob(f".{folder.name}.*"):  # what a killed build left behind
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
     try:
         for name, source in files.items():

@@ -75,6 +75,14 @@ def test_repackaging_replaces_the_folder(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_a_killed_build_leaves_nothing_for_the_next_one(tmp_path):
+    (tmp_path / ".overlay.x7k2").mkdir()  # a staging folder of a build killed mid-copy
+    (tmp_path / ".overlay.x7k2" / "weights.bin").write_bytes(b"half")
+    (tmp_path / ".overlay.old").mkdir()  # a package moved aside when the kill came
+    _emulated(tmp_path, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "overlay"]
+
+
 def test_vitis_package_needs_the_bitstream(tmp_path):
     files = _inputs(tmp_path)
     with pytest.raises(PackageError, match="needs the bitstream and the .hwh"):
