@@ -285,6 +285,10 @@ class Paths:
         return self.root / "overlay"
 
     @property
+    def comparison(self) -> Path:
+        return self.root / "compare.json"
+
+    @property
     def measured(self) -> list[Path]:
         """The artifacts that hold measured times (training seconds, emulated seconds per
         frame): they differ run to run, so no task may read them."""
@@ -294,8 +298,10 @@ class Paths:
 class Graph:
     """All tasks of one workflow file; ``creators()`` feeds dodo.py's namespace."""
 
-    def __init__(self, workflow_path: str | Path):
+    def __init__(self, workflow_path: str | Path, compare_with: tuple[str, str] = ("", "")):
         self.workflow_path = Path(workflow_path)
+        #: (ref, against) of `doit compare`
+        self.compare_with = compare_with
         self.workflow: Workflow = load_workflow(self.workflow_path)
         self.paths = Paths(ARTIFACTS / self.workflow.name, self.workflow.data.clips.test)
         self.board_path = board_file(self.workflow_path, self.workflow)
@@ -310,6 +316,7 @@ class Graph:
             "dep_file": str(self.paths.root / ".doit.db"),
             "backend": "sqlite3",
             "verbosity": 2,
+            "default_tasks": [group for group, _ in self.stages()],
         }
 
     def stages(self) -> list[tuple[str, list[Step]]]:
@@ -451,9 +458,73 @@ class Graph:
         ]
         return table
 
+    def steps(self) -> dict[str, Step]:
+        """Every step by its doit task name ("compile", "hls:conv"), in flow order."""
+        return {group if len(steps) == 1 and step.name == group else f"{group}:{step.name}": step
+                for group, steps in self.stages() for step in steps}
+
     def creators(self) -> dict[str, Callable[[], object]]:
-        """``task_<group>`` functions for doit, in flow order."""
-        return {f"task_{group}": self._creator(group, steps) for group, steps in self.stages()}
+        """``task_<group>`` functions for doit, in flow order, then the commands."""
+        flow = {f"task_{group}": self._creator(group, steps) for group, steps in self.stages()}
+        return {**flow, "task_compare": self._compare_task}
+
+    def _compare_task(self) -> dict:
+        """doit compare ref=<git revision> | against=<workflow file>: this version next to
+        another."""
+        return {"actions": [self._compare], "uptodate": [False], "verbosity": 2,
+                "targets": [_relative(self.paths.comparison)]}
+
+    def _compare(self) -> object:
+        from grace_flow.compare.stage import compare_versions
+        from grace_flow.compare.versions import CompareError, workflow_at_revision
+
+        ref, against = self.compare_with
+        try:
+            if bool(ref) == bool(against):
+                raise CompareError("compare: give ref=<git revision> or against=<workflow file>")
+            other = (workflow_at_revision(self.workflow_path, ref, ARTIFACTS / "compare") if ref
+                     else Path(against))
+            theirs = Graph(other).summary(f"{self.workflow.name}@{ref}" if ref else None)
+            compare_versions(self.summary(), theirs, self.paths.comparison)
+        except FlowError as err:
+            return TaskFailed(str(err), report=True)
+        return None
+
+    def summary(self, label: str | None = None) -> dict:
+        """This version as `doit compare` sees it: settings, each task's input digest and files,
+        which tasks are built for exactly these inputs, and where its results are."""
+        steps = self.steps()
+        built = self._built(steps)
+        tasks = {name: step.task() for name, step in steps.items()}
+        return {
+            "label": label or self.workflow.name,
+            "workflow": _relative(self.workflow_path),
+            "settings": self.workflow.model_dump(mode="json"),
+            "digests": {name: step.inputs.digest() for name, step in steps.items()},
+            "reads": {name: task["file_dep"] for name, task in tasks.items()},
+            "writes": {name: task["targets"] for name, task in tasks.items()},
+            "built": built,
+            "specs": {engine: self.paths.spec(engine) for engine in ENGINES},
+            "files": {"float_quality": self.paths.float_quality,
+                      "int8_quality": self.paths.quantize_file("quality.json"),
+                      "bitrate": self.paths.bitrate, "system": self.paths.system_report},
+        }
+
+    def _built(self, steps: dict[str, Step]) -> dict[str, bool]:
+        """Per task: did its last successful run (doit's database) have its current inputs,
+        and are its targets there?"""
+        database = self.paths.root / ".doit.db"
+        if not database.is_file():
+            return {name: False for name in steps}
+        from doit.dependency import Dependency, SqliteDB
+
+        state = Dependency(SqliteDB, str(database))
+        try:
+            return {name: state.get_values(name).get("_config_changed") == step.inputs.digest()
+                    and all(Path(t).is_file() for t in step.task()["targets"])
+                    for name, step in steps.items()}
+        finally:
+            state.close()
 
     @staticmethod
     def _creator(group: str, steps: list[Step]) -> Callable[[], object]:
@@ -475,10 +546,10 @@ def _overlay_files(toolchain: str) -> list[str]:
     return package_files(toolchain, ENGINES)
 
 
-def load_graph(workflow_path: str | Path) -> Graph:
+def load_graph(workflow_path: str | Path, compare_with: tuple[str, str] = ("", "")) -> Graph:
     """Build the graph for ``workflow_path``; a bad workflow exits with its one-line error."""
     try:
-        return Graph(workflow_path)
+        return Graph(workflow_path, compare_with)
     except ConfigError as err:
         print(f"grace_flow: {err}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -214,6 +214,11 @@ def test_unreadable_files(tmp_path, monkeypatch):
         load_workflow("dir.yaml")
 
 
+@pytest.mark.parametrize("path", sorted((REPO / "workflows").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_algorithm_version_loads(path):
+    assert load_workflow(path).name == path.stem
+
+
 def test_default_workflow_loads_with_defaults_filled():
     workflow = load_workflow(REPO / "workflow.yaml")
     assert workflow.name == "default"
