@@ -109,6 +109,12 @@ class OverlayInputs(Inputs):
     workflow_hash: str
 
 
+class BundleInputs(Inputs):
+    built_from: str
+    toolchain: str
+    workflow: str
+
+
 Files = Union[Path, list, dict, None]
 
 
@@ -289,6 +295,23 @@ class Paths:
         return self.root / "compare.json"
 
     @property
+    def bundle(self) -> Path:
+        """Beside the workflows' folders, so that it never holds itself."""
+        return self.root.parent / "bundles" / f"{self.root.name}.tar.gz"
+
+    def bundled(self, targets: list[Path]) -> list[Path]:
+        """The targets a bundle carries: reports, bitstreams, sources and the overlay, not the
+        training data, checkpoints, arrays or libraries (the overlay holds those it needs)."""
+        def carried(path: Path) -> bool:
+            relative = path.relative_to(self.root)
+            if relative.parts[0] == "overlay":
+                return True
+            return (relative.parts[0] != "data" and path.suffix not in (".pt", ".npz", ".so")
+                    and path.name != "weights.bin")
+
+        return sorted({path for path in targets if carried(path)})
+
+    @property
     def measured(self) -> list[Path]:
         """The artifacts that hold measured times (training seconds, emulated seconds per
         frame): they differ run to run, so no task may read them."""
@@ -437,9 +460,7 @@ class Graph:
                                      if self.toolchain == "vitis" else None)},
                 tools=("vivado",) if self.toolchain == "vitis" else ())]),
         ]
-        # The package's provenance: the inputs of every stage that made it, so a workflow edit
-        # that changes none of them (a comment, auto spelled out) keeps the package.
-        built_from = stable_hash([step.inputs.digest() for _, steps in table for step in steps])
+        built_from = self._built_from(table)
         table += [
             ("overlay", [Step(
                 "overlay", "package program, weights and engines with a verified manifest",
@@ -458,6 +479,30 @@ class Graph:
         ]
         return table
 
+    def built_from(self) -> str:
+        """The inputs digest of the whole flow (the overlay's provenance)."""
+        return self.steps()["overlay"].inputs.workflow_hash
+
+    @staticmethod
+    def _built_from(table: list[tuple[str, list[Step]]]) -> str:
+        """The inputs of every stage in ``table``: the provenance of what they make, so a
+        workflow edit that changes none of them (a comment, auto spelled out) keeps it."""
+        return stable_hash([step.inputs.digest() for _, steps in table for step in steps])
+
+    def commands(self) -> list[Step]:
+        """Tasks that a plain ``doit`` does not run: the bundle (compare is built apart)."""
+        flow = self.stages()
+        files = {f"{self.workflow.name}/{path.relative_to(self.paths.root).as_posix()}": path
+                 for path in self.paths.bundled(
+                     [Path(t) for _, steps in flow for step in steps for t in step.task()["targets"]])}
+        files[f"{self.workflow.name}/{self.workflow_path.name}"] = self.workflow_path
+        return [Step("bundle", "one tar.gz of the results and the overlay, with a manifest",
+                     "grace_flow.bundle.stage:write_bundle",
+                     BundleInputs(built_from=self._built_from(flow), toolchain=self.toolchain,
+                                  workflow=_relative(self.workflow_path)),
+                     reads={"files": files},
+                     writes={"out_path": self.paths.bundle})]
+
     def steps(self) -> dict[str, Step]:
         """Every step by its doit task name ("compile", "hls:conv"), in flow order."""
         return {group if len(steps) == 1 and step.name == group else f"{group}:{step.name}": step
@@ -466,7 +511,9 @@ class Graph:
     def creators(self) -> dict[str, Callable[[], object]]:
         """``task_<group>`` functions for doit, in flow order, then the commands."""
         flow = {f"task_{group}": self._creator(group, steps) for group, steps in self.stages()}
-        return {**flow, "task_compare": self._compare_task}
+        commands = {f"task_{step.name}": self._creator(step.name, [step])
+                    for step in self.commands()}
+        return {**flow, **commands, "task_compare": self._compare_task}
 
     def _compare_task(self) -> dict:
         """doit compare ref=<git revision> | against=<workflow file>: this version next to

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from grace_flow.errors import FlowError
+from grace_flow.provenance import git_state
 from grace_flow.fsutil import atomic_write_text
 from grace_flow.engines.registers import REGISTERS
 
@@ -48,17 +49,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def git_state(repo_dir: str | Path) -> dict:
-    """{commit, dirty} of the git checkout holding ``repo_dir``; "unknown" outside a repo."""
-    try:
-        import git
-
-        repo = git.Repo(repo_dir, search_parent_directories=True)
-        return {"commit": repo.head.commit.hexsha, "dirty": repo.is_dirty(untracked_files=False)}
-    except Exception:  # no repo, no commit yet, or no git executable: provenance is unknown
-        return {"commit": "unknown", "dirty": "unknown"}
 
 
 def register_map_from_hwh(hwh: str | Path) -> dict:
