@@ -25,6 +25,7 @@ _IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+(\([^)]*
                      r"|import[ \t]+([\w., \t]+))", re.M)
 
 
+@functools.lru_cache(maxsize=None)
 def _module_file(name: str) -> Path | None:
     """The source file of module ``grace_flow.x.y`` (a .py file or a package's __init__.py)."""
     base = PACKAGE.joinpath(*name.split(".")[1:])
@@ -98,13 +99,18 @@ def tool_version(tool: str) -> str:
     return os.path.realpath(executable)
 
 
+@functools.lru_cache(maxsize=None)
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
 def code_digest(module: str, tools: tuple[str, ...] = ()) -> str:
     """sha256 over the Python version, the code files of ``module`` (paths inside the package
     and contents) and the versions of ``tools``."""
     digest = hashlib.sha256(f"python {platform.python_version()}\0".encode())
     for path in code_files(module):
-        digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+        digest.update(f"{path.relative_to(PACKAGE).as_posix()} {_file_digest(path)}\0".encode())
     for tool in sorted(tools):
         digest.update(f"{tool} {tool_version(tool)}\0".encode())
     return digest.hexdigest()

@@ -13,8 +13,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (creating parent folders); return the path."""
@@ -53,8 +51,10 @@ def write_if_changed(path: str | os.PathLike, text: str) -> bool:
     return True
 
 
-def atomic_save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
-    """Save ``arrays`` as an uncompressed .npz at ``path`` atomically."""
+def atomic_save_npz(path: str | os.PathLike, **arrays) -> Path:
+    """Save ``arrays`` (numpy arrays) as an uncompressed .npz at ``path`` atomically."""
+    import numpy as np
+
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return atomic_write_bytes(path, buffer.getvalue())

@@ -10,19 +10,20 @@ stage code (and so no torch): each action imports its stage when it runs.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Union
 
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from grace_flow.code_digest import code_changed
-from grace_flow.config import (ConfigError, Workflow, board_file, engine_settings, load_workflow,
-                               resolve, stable_hash)
+from grace_flow.config import (ConfigError, ModelConfig, Workflow, board_file, engine_settings,
+                               load_workflow, resolve, stable_hash)
 from grace_flow.engines.registers import ENGINES
 from grace_flow.errors import FlowError
 from grace_flow.hls.sources import kernel_files, rendered_files
@@ -33,24 +34,26 @@ ARTIFACTS = Path("artifacts")
 ALIGNMENT = 128
 
 
-class Inputs(BaseModel):
+@dataclass(frozen=True)
+class Inputs:
     """The workflow values one stage reads: its keyword arguments and its config_changed."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     def arguments(self) -> dict[str, Any]:
         """The fields as keyword arguments (nested sections stay typed objects)."""
-        return {name: getattr(self, name) for name in type(self).model_fields}
+        return {item.name: getattr(self, item.name) for item in fields(self)}
 
     def digest(self) -> str:
         """Stable hash of the content: the task reruns exactly when it changes."""
-        return stable_hash(self.model_dump(mode="json"))
+        return stable_hash({name: value.model_dump(mode="json") if isinstance(value, BaseModel)
+                            else value for name, value in self.arguments().items()})
 
 
+@dataclass(frozen=True)
 class NoInputs(Inputs):
     """A stage configured by its files alone."""
 
 
+@dataclass(frozen=True)
 class DataInputs(Inputs):
     frame_size: int
     frames_per_clip: int
@@ -58,16 +61,19 @@ class DataInputs(Inputs):
     seed: int
 
 
+@dataclass(frozen=True)
 class ModelInputs(Inputs):
-    model: Any  # config.ModelConfig
+    model: ModelConfig
 
 
+@dataclass(frozen=True)
 class CodecInputs(Inputs):
     gop: int
     fps: float
     quality: int
 
 
+@dataclass(frozen=True)
 class QuantizeInputs(Inputs):
     frame_size: int
     observer: str
@@ -77,6 +83,7 @@ class QuantizeInputs(Inputs):
     gop: int
 
 
+@dataclass(frozen=True)
 class CompileInputs(Inputs):
     engine_settings: dict[str, dict]
     clock_mhz: float
@@ -87,16 +94,19 @@ class CompileInputs(Inputs):
     alignment: int
 
 
+@dataclass(frozen=True)
 class EngineInputs(Inputs):
     engine: str
 
 
+@dataclass(frozen=True)
 class SynthEngineInputs(Inputs):
     engine: str
     clock_mhz: float
     toolchain: str
 
 
+@dataclass(frozen=True)
 class SynthSystemInputs(Inputs):
     clock_mhz: float
     margin: float
@@ -105,10 +115,12 @@ class SynthSystemInputs(Inputs):
     gop: int
 
 
+@dataclass(frozen=True)
 class OverlayInputs(Inputs):
     workflow_hash: str
 
 
+@dataclass(frozen=True)
 class BundleInputs(Inputs):
     built_from: str
     toolchain: str
@@ -342,6 +354,7 @@ class Graph:
             "default_tasks": [group for group, _ in self.stages()],
         }
 
+    @functools.cache  # noqa: B019  (one graph per process: doit asks for it several times)
     def stages(self) -> list[tuple[str, list[Step]]]:
         """The stage table, in flow order: (task group, its steps)."""
         wf, paths = self.workflow, self.paths

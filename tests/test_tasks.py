@@ -96,7 +96,7 @@ def test_doit_list_and_info(tmp_path, doit):
     write(tmp_path / "w.yaml", TINY_WORKFLOW)
     listing = doit("list", "--all", "workflow=w.yaml")
     names = [line.split()[0] for line in listing.stdout.splitlines()]
-    groups, commands = ("codec", "csim", "hls", "synth"), ("compare",)
+    groups, commands = ("codec", "csim", "hls", "synth"), ("bundle", "compare")
     assert sorted(n for n in names if n not in groups + commands) == ALL
     assert set(commands) <= set(names)  # listed, never run by a plain `doit`
     info = doit("info", "codec:quality", "workflow=w.yaml")
