@@ -133,27 +133,34 @@ class Step:
     #: Files written inside ``folders`` under names the stage owns.
     also_writes: tuple[Path, ...] = ()
 
-    def task(self) -> dict:
-        """The doit task dict (``name`` is set by the caller for sub-tasks)."""
+    def task(self, action: Optional[Callable[..., object]] = None) -> dict:
+        """The doit task dict (``name`` is set by the caller for sub-tasks); ``action`` replaces
+        :func:`run_stage` of the stage function (a sweep wraps it in its store)."""
         keywords = {**self.inputs.arguments(), **self.reads, **self.writes, **self.folders}
         return {
             "doc": self.doc,
-            "actions": [(run_stage(self.action), [], keywords)],
-            "file_dep": [_relative(p) for p in [*_flatten(self.reads.values()), *self.also_reads]],
-            "targets": [_relative(p) for p in [*_flatten(self.writes.values()),
+            "actions": [(action or run_stage(self.action), [], keywords)],
+            "file_dep": [_relative(p) for p in [*flatten_files(self.reads.values()),
+                                                *self.also_reads]],
+            "targets": [_relative(p) for p in [*flatten_files(self.writes.values()),
                                                *self.also_writes]],
             "uptodate": [config_changed(self.inputs.digest())],
             "clean": True,
         }
 
 
-def _flatten(values: Iterable[Files]) -> list[Path]:
+#: Makes a task's action from its doit name and its step.
+Runner = Callable[[str, "Step"], Callable[..., object]]
+
+
+def flatten_files(values: Iterable[Files]) -> list[Path]:
+    """Every path in ``values`` (paths, lists and dicts of them; None skipped), in order."""
     paths: list[Path] = []
     for value in values:
         if isinstance(value, dict):
-            paths += _flatten(value.values())
+            paths += flatten_files(value.values())
         elif isinstance(value, list):
-            paths += _flatten(value)
+            paths += flatten_files(value)
         elif value is not None:
             paths.append(Path(value))
     return paths
@@ -285,11 +292,15 @@ class Paths:
 
 
 class Graph:
-    """All tasks of one workflow file; ``creators()`` feeds dodo.py's namespace."""
+    """All tasks of one workflow file; ``creators()`` feeds dodo.py's namespace.
 
-    def __init__(self, workflow_path: str | Path):
+    ``workflow``, when given, is used instead of the file's content (a sweep's variant): the
+    files it names still resolve against ``workflow_path``.
+    """
+
+    def __init__(self, workflow_path: str | Path, workflow: Optional[Workflow] = None):
         self.workflow_path = Path(workflow_path)
-        self.workflow: Workflow = load_workflow(self.workflow_path)
+        self.workflow: Workflow = workflow or load_workflow(self.workflow_path)
         self.paths = Paths(ARTIFACTS / self.workflow.name, self.workflow.data.clips.test)
         self.board_path = board_file(self.workflow_path, self.workflow)
         toolchain = self.workflow.synth.toolchain
@@ -432,16 +443,22 @@ class Graph:
         ]
         return table
 
-    def creators(self) -> dict[str, Callable[[], object]]:
-        """``task_<group>`` functions for doit, in flow order."""
-        return {f"task_{group}": self._creator(group, steps) for group, steps in self.stages()}
+    def creators(self, runner: Optional[Runner] = None) -> dict[str, Callable[[], object]]:
+        """``task_<group>`` functions for doit, in flow order; ``runner(task name, step)``, when
+        given, makes each task's action."""
+        return {f"task_{group}": self._creator(group, steps, runner)
+                for group, steps in self.stages()}
 
     @staticmethod
-    def _creator(group: str, steps: list[Step]) -> Callable[[], object]:
+    def _creator(group: str, steps: list[Step], runner: Optional[Runner]) -> Callable[[], object]:
+        def action(name: str, step: Step):
+            return runner(name, step) if runner else None
+
         def create():
             if len(steps) == 1 and steps[0].name == group:
-                return steps[0].task()
-            return ({"name": step.name, **step.task()} for step in steps)
+                return steps[0].task(action(group, steps[0]))
+            return ({"name": step.name, **step.task(action(f"{group}:{step.name}", step))}
+                    for step in steps)
 
         create.__doc__ = steps[0].doc if len(steps) == 1 else f"the {group} stage's tasks"
         return create
