@@ -14,6 +14,7 @@ a result, not an exception, so the sweep goes on.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -68,7 +69,8 @@ def run_on_worker(spec: dict) -> dict:
         result_path = Path(scratch) / "result.json"
         child = subprocess.run([sys.executable, "-m", "grace_flow.sweep.variant",
                                 str(result_path)], input=json.dumps(spec), text=True,
-                               stdout=out, stderr=subprocess.STDOUT, cwd=project)
+                               stdout=out, stderr=subprocess.STDOUT, cwd=project,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})  # a live log
         result = (json.loads(result_path.read_text()) if result_path.is_file() else
                   failed(spec["name"], f"the variant's process exited with code "
                                        f"{child.returncode}; see {spec['log']}"))

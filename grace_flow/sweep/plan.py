@@ -146,13 +146,15 @@ def task_names(graph: Graph) -> list[str]:
 
 def _grid(sweep: SweepFile) -> list[tuple[str, dict[str, Any]]]:
     """Every combination of the grid's values, named ``<sweep>_<key><value>...`` from each key's
-    last part, or ``<sweep>_<index>`` when those names are not all usable and distinct."""
+    last part, or ``<sweep>_<index>`` when values are lists or mappings, or the names are not
+    all usable and distinct."""
     if not sweep.grid:
         return []
     combos = [dict(zip(sweep.grid, values)) for values in itertools.product(*sweep.grid.values())]
     names = ["_".join([sweep.name, *(_tag(key, value) for key, value in combo.items())])
              for combo in combos]
-    fit = all(re.match(NAME, name) for name in names) and len(set(names)) == len(names)
+    scalars = all(isinstance(v, (str, int, float)) for combo in combos for v in combo.values())
+    fit = scalars and all(re.match(NAME, n) for n in names) and len(set(names)) == len(names)
     if not fit:
         names = [f"{sweep.name}_{i:03d}" for i in range(len(combos))]
     return list(zip(names, combos))
@@ -172,27 +174,31 @@ def _variant(name: str, overrides: dict[str, Any], places: dict[str, str], workf
     try:
         for key, value in overrides.items():
             keys = tuple(key.split("."))
-            _set(raw, keys, value, places[key])
-            # The override's own line, for its key and everything below it.
+            # An override is written at its place in the sweep file: its key, everything below
+            # it, and the sections it creates.
             lines = {k: v for k, v in lines.items() if k[:len(keys)] != keys}
-            lines[keys] = places[key]
+            lines.update((made, places[key]) for made in _set(raw, keys, value, places[key]))
         validate_workflow(workflow_path, raw, lines)
     except ConfigError as err:
         return Variant(name, overrides, None, str(err))
     return Variant(name, overrides, raw)
 
 
-def _set(raw: dict, keys: tuple[str, ...], value: Any, place: str) -> None:
+def _set(raw: dict, keys: tuple[str, ...], value: Any, place: str) -> list[tuple[str, ...]]:
+    """Set ``raw[keys[0]][keys[1]]... = value``; the key paths it wrote or created."""
     if keys == ("name",):
         raise ConfigError(f"{place}: name: variants are named by the sweep; use variants: "
                           "with a name of its own")
-    section = raw
+    section, made = raw, [keys]
     for depth, key in enumerate(keys[:-1]):
+        if key not in section:
+            made.append(keys[:depth + 1])
         section = section.setdefault(key, {})
         if not isinstance(section, dict):
             raise ConfigError(f"{place}: {'.'.join(keys)}: {'.'.join(keys[:depth + 1])} is a "
                               "value, not a section")
     section[keys[-1]] = value
+    return made
 
 
 def _first_error(path: Path, lines: dict, err: ValidationError) -> str:
@@ -204,6 +210,8 @@ def _first_error(path: Path, lines: dict, err: ValidationError) -> str:
         return f"{where}: unknown key; known keys: {', '.join(model.model_fields)}"
     if error["type"] == "missing":
         return f"{where}: missing required key"
+    if error["type"] == "too_short":
+        return f"{where}: expected at least one value, got {error.get('input')!r}"
     if error["type"] == "string_pattern_mismatch":
         return f"{where}: expected a name of letters, digits and _ (1-64 characters)"
     return f"{where}: {error['msg'][0].lower()}{error['msg'][1:]}, got {error.get('input')!r}"
