@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 
 RESOURCES = ("LUT", "FF", "BRAM18", "DSP")
 LABELS = (("PSNR", "quality_label"), ("latency, fps, µJ/px", "performance_label"),
@@ -85,14 +84,16 @@ def table(points: list[dict], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def scatter_png(points: list[dict], title: str) -> bytes:
+def scatter_png(points: list[dict]) -> bytes:
     """Two panels, PSNR vs latency and peak resource vs energy; dominated points grey."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     on_front = front(points)
     charted = [p for p in points if _objectives(p) is not None]
-    prefix = os.path.commonprefix([p["name"] for p in charted]) if len(charted) > 1 else ""
+    # Names without the sweep's name when they all start with it (``<sweep>_...``).
+    heads = {p["name"].split("_", 1)[0] for p in charted}
+    prefix = f"{heads.pop()}_" if len(heads) == 1 and len(charted) > 1 else ""
     figure = Figure(figsize=(10, 4.2), dpi=100)
     FigureCanvasAgg(figure)
     panels = figure.subplots(1, 2)
@@ -107,14 +108,14 @@ def scatter_png(points: list[dict], title: str) -> bytes:
                        color="#c8c8c8" if dominated else "#1f77b4",
                        label="dominated" if dominated else "Pareto front")
             for i, (p, x, y) in enumerate(zip(chosen, xs, ys)):
-                if not dominated:  # names without the common prefix, alternately above / below
+                if not dominated:  # alternately above and below, to keep neighbours apart
                     ax.annotate(p["name"][len(prefix):], (x, y), fontsize=7,
                                 xytext=(5, 4 if i % 2 == 0 else -11), textcoords="offset points")
+        ax.margins(0.15)  # room for the names
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
         ax.grid(True, color="#eeeeee", zorder=0)
     panels[0].legend(loc="best", fontsize=8)
-    figure.suptitle(title)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -132,7 +133,7 @@ def section_html(points: list[dict], title: str) -> str:
     """A self-contained ``<section>``: plot (inlined PNG), table (dominated rows grey), how each
     figure was obtained, failures with their reasons."""
     on_front, e = front(points), html.escape
-    png = base64.b64encode(scatter_png(points, title)).decode()
+    png = base64.b64encode(scatter_png(points)).decode()
     head = "".join(f"<th>{e(h)}</th>" for h in HEADINGS)
     body = "".join(
         f'<tr class="{"front" if row[0] in on_front else "dominated"}">'

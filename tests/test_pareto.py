@@ -59,4 +59,4 @@ def test_section_is_self_contained_with_dominated_rows_grey():
 
 
 def test_plot_is_a_png():
-    assert scatter_png(POINTS, "sweep s").startswith(b"\x89PNG\r\n\x1a\n")
+    assert scatter_png(POINTS).startswith(b"\x89PNG\r\n\x1a\n")

@@ -17,7 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sweep", help="the sweep file (docs/sweep.md)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="a running Dask scheduler (tcp://host:8786); default: a local cluster")
+                       help="a running Dask scheduler: its address (tcp://host:8786) or its "
+                            "scheduler file (.json); default: a local cluster")
     where.add_argument("--workers", type=int, default=2, metavar="N",
                        help="workers of the local cluster, one variant each at a time "
                             "(default: 2)")
@@ -35,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         try:
             if args.scheduler:
-                client = stack.enter_context(Client(args.scheduler, timeout="20s"))
+                kind = "scheduler_file" if args.scheduler.endswith(".json") else "address"
+                client = stack.enter_context(Client(**{kind: args.scheduler}, timeout="20s"))
             else:
                 cluster = stack.enter_context(LocalCluster(
                     n_workers=args.workers, threads_per_worker=1, processes=True,

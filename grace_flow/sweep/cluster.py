@@ -26,7 +26,7 @@ from typing import Callable
 
 from distributed import Client, as_completed, get_worker
 
-from grace_flow.sweep.plan import SWEEPS, Plan, Variant
+from grace_flow.sweep.plan import SWEEPS, Plan, Variant, leaders_first
 from grace_flow.tasks import ARTIFACTS
 
 #: Where every sweep's report folder lives (next to the variants' folders).
@@ -85,9 +85,7 @@ def run_sweep(plan: Plan, client: Client, echo: Callable[[str], None] = print) -
     for name, result in results.items():
         echo(_progress(result))
     futures = {}
-    for variant in plan.variants:
-        if variant.error:
-            continue
+    for variant in leaders_first(plan.variants):
         spec = spec_of(plan, variant, project)
         (project / spec["log"]).parent.mkdir(parents=True, exist_ok=True)
         (project / spec["log"]).write_text("")  # this sweep's log (see run_on_worker)

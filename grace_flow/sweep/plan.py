@@ -76,6 +76,8 @@ class Variant:
     #: The variant's workflow content (the base's raw YAML with the overrides), when valid.
     workflow: Optional[dict]
     error: Optional[str] = None
+    #: The digest of each step's inputs, in flow order (what the variant shares with others).
+    digests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,10 +180,29 @@ def _variant(name: str, overrides: dict[str, Any], places: dict[str, str], workf
             # it, and the sections it creates.
             lines = {k: v for k, v in lines.items() if k[:len(keys)] != keys}
             lines.update((made, places[key]) for made in _set(raw, keys, value, places[key]))
-        validate_workflow(workflow_path, raw, lines)
+        workflow = validate_workflow(workflow_path, raw, lines)
     except ConfigError as err:
         return Variant(name, overrides, None, str(err))
-    return Variant(name, overrides, raw)
+    stages = Graph(workflow_path, workflow).stages()
+    return Variant(name, overrides, raw, digests=tuple(step.inputs.digest() for _, steps in stages
+                                                       for step in steps))
+
+
+def leaders_first(variants: list[Variant]) -> list[Variant]:
+    """The valid variants in the order to start them: grouped by their inputs up to the first
+    step where variants differ (e.g. one group per trained model when the grid varies keypoints
+    and foldings), one of each group in turn. Workers then compute different shared stages at
+    once, instead of one waiting for the stage another is computing."""
+    valid = [v for v in variants if v.error is None]
+    first = next((i for i in range(min((len(v.digests) for v in valid), default=0))
+                  if len({v.digests[i] for v in valid}) > 1), None)
+    if first is None:
+        return valid
+    groups: dict[tuple, list[Variant]] = {}
+    for variant in valid:
+        groups.setdefault(variant.digests[:first + 1], []).append(variant)
+    rounds = itertools.zip_longest(*groups.values())
+    return [variant for round_ in rounds for variant in round_ if variant is not None]
 
 
 def _set(raw: dict, keys: tuple[str, ...], value: Any, place: str) -> list[tuple[str, ...]]:

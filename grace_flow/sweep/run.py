@@ -37,7 +37,7 @@ def write_report(plan: Plan, results: list[dict]) -> str:
          "variants": [{k: v for k, v in r.items() if k not in ("worker", "seconds")}
                       for r in results]}, indent=1) + "\n")
     atomic_write_text(folder / "pareto.txt", text)
-    atomic_write_bytes(folder / "pareto.png", scatter_png(results, title))
+    atomic_write_bytes(folder / "pareto.png", scatter_png(results))
     atomic_write_text(folder / "pareto.html", section_html(results, title))
     atomic_write_text(folder / "index.html", page_html(results, title))
     return text

@@ -2,9 +2,9 @@
 
 import pytest
 import yaml
-from doit_helpers import TINY_WORKFLOW
+from doit_helpers import REPO, TINY_WORKFLOW
 
-from grace_flow.sweep.plan import SweepError, load_plan
+from grace_flow.sweep.plan import SweepError, leaders_first, load_plan
 
 
 def plan_of(tmp_path, sweep: str, workflow: str = TINY_WORKFLOW):
@@ -96,3 +96,20 @@ def test_a_bad_base_workflow_names_both_files(tmp_path):
     broken = TINY_WORKFLOW.replace("num_kp: 4", "num_kp: four")
     assert error_of(tmp_path, GRID, broken) == (
         "s.yaml:2: workflow: w.yaml:8: model.num_kp: expected an integer 1..64, got 'four'")
+
+
+def test_variants_sharing_a_model_start_after_one_of_each_model(tmp_path):
+    plan = plan_of(tmp_path, "name: g\nworkflow: w.yaml\ngrid:\n  model.num_kp: [3, 4]\n"
+                             "  engines.conv.unroll_out: [1, 2, 4]\n")
+    assert [v.name for v in leaders_first(plan.variants)] == [
+        "g_num_kp3_unroll_out1", "g_num_kp4_unroll_out1", "g_num_kp3_unroll_out2",
+        "g_num_kp4_unroll_out2", "g_num_kp3_unroll_out4", "g_num_kp4_unroll_out4"]
+    foldings = plan_of(tmp_path, "name: g\nworkflow: w.yaml\ngrid:\n"
+                                 "  engines.conv.unroll_out: [1, 2, 4]\n")
+    assert leaders_first(foldings.variants) == foldings.variants
+
+
+def test_the_example_sweep_loads(monkeypatch):
+    monkeypatch.chdir(REPO)
+    plan = load_plan(REPO / "workflows" / "folding_sweep.yaml")
+    assert len(plan.variants) == 6 and all(v.error is None for v in plan.variants)
