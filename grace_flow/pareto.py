@@ -79,6 +79,9 @@ def table(points: list[dict], title: str) -> str:
         lines.append(f"{mark} " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                                             for i, (c, w) in enumerate(zip(row, widths))))
     lines += [f"  {what}: {label}" for what, label in _labels(points)]
+    bare = [p["name"] for p in points if p["status"] == "ok" and _objectives(p) is None]
+    lines += [f"without all four figures (stopped before synth:system): "
+              f"{', '.join(bare)}"] * bool(bare)
     failed = [p for p in points if p["status"] != "ok"]
     lines += ["failed:"] * bool(failed) + [f"  {p['name']}: {p['reason']}" for p in failed]
     return "\n".join(lines) + "\n"

@@ -42,6 +42,7 @@ sweep s: 6 variants, 5 ok, 1 failed; * = on the Pareto front (PSNR, latency, ene
   PSNR: measured: golden
   latency, fps, µJ/px: modeled: cycles
   resources: modeled: estimate
+without all four figures (stopped before synth:system): s_f
 failed:
   s_e: s.yaml:9: x: got '<bad>'
 """

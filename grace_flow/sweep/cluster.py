@@ -100,7 +100,7 @@ def run_sweep(plan: Plan, client: Client, echo: Callable[[str], None] = print) -
             result = failed(name, f"{type(err).__name__}: {str(err).splitlines()[0]}")
         results[name] = result
         echo(_progress(result))
-    return [results[v.name] for v in plan.variants]
+    return [{**results[v.name], "overrides": v.overrides} for v in plan.variants]
 
 
 def _progress(result: dict) -> str:

@@ -30,7 +30,7 @@ from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from grace_flow.config import (ConfigError, Workflow, key_place, load_workflow, resolve,
+from grace_flow.config import (ConfigError, key_place, load_workflow, resolve,
                                validate_workflow)
 from grace_flow.errors import FlowError
 from grace_flow.tasks import Graph
@@ -85,9 +85,7 @@ class Plan:
     """A loaded sweep: what to run and where its workflow's named files resolve."""
 
     name: str
-    path: Path
     workflow_path: Path
-    base: Workflow
     until: str
     variants: list[Variant]
 
@@ -106,6 +104,10 @@ def load_plan(path: str | Path) -> Plan:
     except ValidationError as err:
         raise SweepError(_first_error(path, lines, err)) from None
     workflow_path = resolve(path, sweep.workflow)
+    if not workflow_path.is_file():
+        raise SweepError(f"{key_place(path, lines, ('workflow',))}: workflow: file "
+                         f"{sweep.workflow!r} does not exist (paths are relative to {path.name}'s "
+                         "folder)")
     try:
         base = load_workflow(workflow_path)
         base_raw, base_lines = load_with_lines(workflow_path)
@@ -132,7 +134,7 @@ def load_plan(path: str | Path) -> Plan:
         raise SweepError(f"{path.name}:1: (top level): no variants: give a grid: or variants:")
     variants = [_variant(name, overrides, places, workflow_path, base_raw, base_lines)
                 for name, overrides, places in named]
-    return Plan(sweep.name, path, workflow_path, base, sweep.until, variants)
+    return Plan(sweep.name, workflow_path, sweep.until, variants)
 
 
 def task_names(graph: Graph) -> list[str]:
