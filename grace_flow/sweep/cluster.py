@@ -27,6 +27,7 @@ from typing import Callable
 from distributed import Client, as_completed, get_worker
 
 from grace_flow.sweep.plan import SWEEPS, Plan, Variant, leaders_first
+from grace_flow.sweep.variant import failed
 from grace_flow.tasks import ARTIFACTS
 
 #: Where every sweep's report folder lives (next to the variants' folders).
@@ -45,10 +46,6 @@ def spec_of(plan: Plan, variant: Variant, project: Path) -> dict:
             "workflow_path": str(plan.workflow_path.resolve()), "until": plan.until,
             "store": str((project / STORE).resolve()),
             "log": str(sweep_folder(plan) / "logs" / f"{variant.name}.log")}
-
-
-def failed(name: str, reason: str) -> dict:
-    return {"name": name, "status": "failed", "reason": reason, "tasks": {}}
 
 
 def run_on_worker(spec: dict) -> dict:

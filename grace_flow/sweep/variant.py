@@ -118,25 +118,29 @@ def figures(graph: Graph) -> dict[str, Any]:
     return found
 
 
+def failed(name: str, reason: str, tasks: dict | None = None) -> dict:
+    """The result of a variant that failed, with its one-line reason."""
+    return {"name": name, "status": "failed", "reason": reason, "tasks": tasks or {}}
+
+
 def run_variant(spec: dict) -> dict:
     """Run the variant ``spec`` (name, workflow_path, workflow, until, store) up to its target
     in the current folder; its result (status, reason, tasks, figures)."""
     try:  # validated by the sweep; here again, for the files it names as this worker sees them
         workflow = validate_workflow(spec["workflow_path"], spec["workflow"], {})
     except ConfigError as err:
-        return {"name": spec["name"], "tasks": {}, "status": "failed", "reason": str(err)}
+        return failed(spec["name"], str(err))
     graph = Graph(spec["workflow_path"], workflow)
     store, outcome = Store(spec["store"]), Outcome()
     namespace = {"DOIT_CONFIG": graph.doit_config,
                  **graph.creators(stored_runner(graph, store, outcome))}
     with store.lock(f"variant-{workflow.name}"):  # a retry waits for a lost worker's child
         code = DoitMain(ModuleTaskLoader(namespace)).run([spec["until"]])
-    result = {"name": workflow.name, "tasks": outcome.tasks, "status": "ok" if code == 0
-              else "failed", "reason": None if code == 0 else
-              outcome.reason or f"doit exited with code {code} (see the variant's log)"}
-    if code == 0:
-        result["figures"] = figures(graph)
-    return result
+    if code != 0:
+        return failed(workflow.name, outcome.reason or f"doit exited with code {code} (see the "
+                                                       "variant's log)", outcome.tasks)
+    return {"name": workflow.name, "status": "ok", "reason": None, "tasks": outcome.tasks,
+            "figures": figures(graph)}
 
 
 def main(result_path: str) -> int:
