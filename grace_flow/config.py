@@ -223,6 +223,18 @@ def load_workflow(path: str | Path) -> Workflow:
         raw, lines = load_with_lines(path)
     except YamlError as err:
         raise ConfigError(str(err)) from None
+    return validate_workflow(path, raw, lines)
+
+
+#: Where each key was written: its line in the workflow file, or ``"file:line"`` for a key set
+#: in another file (a sweep's override).
+Lines = dict[tuple[str, ...], Union[int, str]]
+
+
+def validate_workflow(path: str | Path, raw: Any, lines: Lines) -> Workflow:
+    """Validate ``raw`` as the workflow file ``path`` (the files it names are relative to that
+    file); a mistake is a :class:`ConfigError` naming where its key was written."""
+    path = Path(path)
     try:
         workflow = Workflow.model_validate(raw)
     except ValidationError as err:
@@ -264,11 +276,11 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
-def _check_files(path: Path, workflow: Workflow, lines: dict[tuple, int]) -> None:
+def _check_files(path: Path, workflow: Workflow, lines: Lines) -> None:
     if workflow.model.source == "checkpoint" and not workflow.model.checkpoint:
-        line = lines.get(("model", "source"), 1)
         raise ConfigError(
-            f"{path.name}:{line}: model.checkpoint: required when model.source is 'checkpoint'"
+            f"{key_place(path, lines, ('model', 'source'))}: model.checkpoint: required when "
+            "model.source is 'checkpoint'"
         )
     named = {
         ("model", "checkpoint"): workflow.model.checkpoint,
@@ -279,28 +291,27 @@ def _check_files(path: Path, workflow: Workflow, lines: dict[tuple, int]) -> Non
     elif not board_file(path, workflow).is_file():
         known = sorted(p.stem for p in BOARDS.glob("*.yaml"))
         raise ConfigError(
-            f"{path.name}:{lines.get(('board',), 1)}: board: unknown board "
+            f"{key_place(path, lines, ('board',))}: board: unknown board "
             f"{workflow.board!r}; known: {', '.join(known)} (or give a .yaml file)"
         )
     if workflow.data.source != "synthetic":
         named[("data", "source")] = workflow.data.source
     for key, value in named.items():
         if value and not resolve(path, value).is_file():
-            line = lines.get(key, 1)
             raise ConfigError(
-                f"{path.name}:{line}: {'.'.join(key)}: file {value!r} does not exist "
-                f"(paths are relative to {path.name}'s folder)"
+                f"{key_place(path, lines, key)}: {'.'.join(key)}: file {value!r} does not "
+                f"exist (paths are relative to {path.name}'s folder)"
             )
 
 
-def _check_board(path: Path, workflow: Workflow, lines: dict[tuple, int]) -> None:
+def _check_board(path: Path, workflow: Workflow, lines: Lines) -> None:
     """The board file must load: its mistakes surface now, not after training."""
     from grace_flow.perf.board import BoardError, load_board
 
     try:
         load_board(board_file(path, workflow))
     except BoardError as err:
-        raise ConfigError(f"{path.name}:{lines.get(('board',), 1)}: board: {err}") from None
+        raise ConfigError(f"{key_place(path, lines, ('board',))}: board: {err}") from None
 
 
 def engine_settings(workflow: Workflow) -> dict[str, dict]:
@@ -308,7 +319,7 @@ def engine_settings(workflow: Workflow) -> dict[str, dict]:
     return {engine: getattr(workflow.engines, engine).model_dump() for engine in ENGINES}
 
 
-def _check_engines(path: Path, workflow: Workflow, lines: dict[tuple, int]) -> None:
+def _check_engines(path: Path, workflow: Workflow, lines: Lines) -> None:
     """Fixed engine values must form a servable spec (auto ones take the defaults here)."""
     for engine, settings in engine_settings(workflow).items():
         spec = {k: default_spec(engine)[k] if v == "auto" else v for k, v in settings.items()}
@@ -318,12 +329,12 @@ def _check_engines(path: Path, workflow: Workflow, lines: dict[tuple, int]) -> N
             fixed = [k for k, v in settings.items() if v != "auto" and f" {k} " in f" {err} "]
             key = ("engines", engine, fixed[0]) if fixed else ("engines", engine)
             raise ConfigError(
-                f"{path.name}:{_line_of(lines, key)}: {'.'.join(key)}: "
+                f"{key_place(path, lines, key)}: {'.'.join(key)}: "
                 f"{str(err).split(': ', 1)[-1]}"
             ) from None
 
 
-def _first_error(path: Path, raw: Any, lines: dict[tuple, int], err: ValidationError) -> str:
+def _first_error(path: Path, raw: Any, lines: Lines, err: ValidationError) -> str:
     """Turn pydantic's first error into the one-line message users see."""
     error = err.errors()[0]
     # Union members appear in the location as type tags ("literal['auto']", "int"): not keys.
@@ -333,8 +344,7 @@ def _first_error(path: Path, raw: Any, lines: dict[tuple, int], err: ValidationE
         if not re.match(r"^(literal\[.*\]|int|float|str|bool|list\[.*\])$", str(part))
     )
     kind = error["type"]
-    line = _line_of(lines, loc)
-    where = f"{path.name}:{line}: {'.'.join(loc) if loc else '(top level)'}"
+    where = f"{key_place(path, lines, loc)}: {'.'.join(loc) if loc else '(top level)'}"
     if kind == "model_type" and not loc:
         return f"{path.name}:1: (top level): expected a mapping of sections, got {_show(raw)}"
     if kind == "extra_forbidden":
@@ -349,11 +359,13 @@ def _first_error(path: Path, raw: Any, lines: dict[tuple, int], err: ValidationE
     return f"{where}: expected {expected}, got {_show(error.get('input'))}"
 
 
-def _line_of(lines: dict[tuple, int], loc: tuple[str, ...]) -> int:
+def key_place(path: Path, lines: Lines, loc: tuple[str, ...]) -> str:
+    """``file:line`` of ``loc``, or of the nearest enclosing key written down."""
     for end in range(len(loc), -1, -1):
         if loc[:end] in lines:
-            return lines[loc[:end]]
-    return 1
+            place = lines[loc[:end]]
+            return place if isinstance(place, str) else f"{path.name}:{place}"
+    return f"{path.name}:1"
 
 
 def _model_at(loc: tuple[str, ...]) -> type[BaseModel] | None:
@@ -450,6 +462,7 @@ __all__ = [
     "ConfigError",
     "Workflow",
     "load_workflow",
+    "validate_workflow",
     "resolve",
     "section_digest",
     "stable_hash",

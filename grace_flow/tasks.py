@@ -152,14 +152,16 @@ class Step:
     #: Tools and libraries whose version the outputs depend on (beyond the stage's own code).
     tools: tuple[str, ...] = ()
 
-    def task(self) -> dict:
-        """The doit task dict (``name`` is set by the caller for sub-tasks)."""
+    def task(self, action: Optional[Callable[..., object]] = None) -> dict:
+        """The doit task dict (``name`` is set by the caller for sub-tasks); ``action`` replaces
+        :func:`run_stage` of the stage function (a sweep wraps it in its store)."""
         keywords = {**self.inputs.arguments(), **self.reads, **self.writes, **self.folders}
         return {
             "doc": self.doc,
-            "actions": [(run_stage(self.action), [], keywords)],
-            "file_dep": [_relative(p) for p in [*_flatten(self.reads.values()), *self.also_reads]],
-            "targets": [_relative(p) for p in [*_flatten(self.writes.values()),
+            "actions": [(action or run_stage(self.action), [], keywords)],
+            "file_dep": [_relative(p) for p in [*flatten_files(self.reads.values()),
+                                                *self.also_reads]],
+            "targets": [_relative(p) for p in [*flatten_files(self.writes.values()),
                                                *self.also_writes]],
             "uptodate": [config_changed(self.inputs.digest()),
                          code_changed(self.action.split(":")[0], self.tools)],
@@ -167,13 +169,18 @@ class Step:
         }
 
 
-def _flatten(values: Iterable[Files]) -> list[Path]:
+#: Makes a task's action from its doit name and its step.
+Runner = Callable[[str, "Step"], Callable[..., object]]
+
+
+def flatten_files(values: Iterable[Files]) -> list[Path]:
+    """Every path in ``values`` (paths, lists and dicts of them; None skipped), in order."""
     paths: list[Path] = []
     for value in values:
         if isinstance(value, dict):
-            paths += _flatten(value.values())
+            paths += flatten_files(value.values())
         elif isinstance(value, list):
-            paths += _flatten(value)
+            paths += flatten_files(value)
         elif value is not None:
             paths.append(Path(value))
     return paths
@@ -331,13 +338,18 @@ class Paths:
 
 
 class Graph:
-    """All tasks of one workflow file; ``creators()`` feeds dodo.py's namespace."""
+    """All tasks of one workflow file; ``creators()`` feeds dodo.py's namespace.
 
-    def __init__(self, workflow_path: str | Path, compare_with: tuple[str, str] = ("", "")):
+    ``workflow``, when given, is used instead of the file's content (a sweep's variant): the
+    files it names still resolve against ``workflow_path``.
+    """
+
+    def __init__(self, workflow_path: str | Path, workflow: Optional[Workflow] = None,
+                 compare_with: tuple[str, str] = ("", "")):
         self.workflow_path = Path(workflow_path)
+        self.workflow: Workflow = workflow or load_workflow(self.workflow_path)
         #: (ref, against) of `doit compare`
         self.compare_with = compare_with
-        self.workflow: Workflow = load_workflow(self.workflow_path)
         self.paths = Paths(ARTIFACTS / self.workflow.name, self.workflow.data.clips.test)
         self.board_path = board_file(self.workflow_path, self.workflow)
         toolchain = self.workflow.synth.toolchain
@@ -521,10 +533,12 @@ class Graph:
         return {group if len(steps) == 1 and step.name == group else f"{group}:{step.name}": step
                 for group, steps in self.stages() for step in steps}
 
-    def creators(self) -> dict[str, Callable[[], object]]:
-        """``task_<group>`` functions for doit, in flow order, then the commands."""
-        flow = {f"task_{group}": self._creator(group, steps) for group, steps in self.stages()}
-        commands = {f"task_{step.name}": self._creator(step.name, [step])
+    def creators(self, runner: Optional[Runner] = None) -> dict[str, Callable[[], object]]:
+        """``task_<group>`` functions for doit, in flow order, then the commands;
+        ``runner(task name, step)``, when given, makes each flow task's action."""
+        flow = {f"task_{group}": self._creator(group, steps, runner)
+                for group, steps in self.stages()}
+        commands = {f"task_{step.name}": self._creator(step.name, [step], None)
                     for step in self.commands()}
         return {**flow, **commands, "task_compare": self._compare_task}
 
@@ -587,11 +601,15 @@ class Graph:
             state.close()
 
     @staticmethod
-    def _creator(group: str, steps: list[Step]) -> Callable[[], object]:
+    def _creator(group: str, steps: list[Step], runner: Optional[Runner]) -> Callable[[], object]:
+        def action(name: str, step: Step):
+            return runner(name, step) if runner else None
+
         def create():
             if len(steps) == 1 and steps[0].name == group:
-                return steps[0].task()
-            return ({"name": step.name, **step.task()} for step in steps)
+                return steps[0].task(action(group, steps[0]))
+            return ({"name": step.name, **step.task(action(f"{group}:{step.name}", step))}
+                    for step in steps)
 
         create.__doc__ = steps[0].doc if len(steps) == 1 else f"the {group} stage's tasks"
         return create
@@ -609,7 +627,7 @@ def _overlay_files(toolchain: str) -> list[str]:
 def load_graph(workflow_path: str | Path, compare_with: tuple[str, str] = ("", "")) -> Graph:
     """Build the graph for ``workflow_path``; a bad workflow exits with its one-line error."""
     try:
-        return Graph(workflow_path, compare_with)
+        return Graph(workflow_path, compare_with=compare_with)
     except ConfigError as err:
         print(f"grace_flow: {err}", file=sys.stderr)
         raise SystemExit(2) from None

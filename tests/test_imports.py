@@ -64,10 +64,11 @@ def test_no_part_imports_a_part_that_imports_it():
     assert found == [], "import cycles: " + "; ".join(" -> ".join(c + c[:1]) for c in found)
 
 
-def test_only_the_entry_points_import_the_graph():
-    """dodo.py and the CI commands (grace_flow/__main__.py) build the graph; no stage does."""
+def test_only_the_drivers_import_the_graph():
+    """dodo.py (outside the package), the CI commands (grace_flow/__main__.py) and the sweep,
+    which runs the graph once per variant; no stage does."""
     importers = sorted(part for part, named in import_edges(PACKAGE).items() if "tasks" in named)
-    assert importers == ["__main__"]
+    assert importers == ["__main__", "sweep"]
 
 
 def test_the_check_finds_a_cycle(tmp_path):
