@@ -19,7 +19,7 @@ import torch
 from grace_flow.compile.hazards import conv_geometry
 from grace_flow.engines.program import Program
 from grace_flow.compile.stage import compile_program
-from grace_flow.csim.emulator import Emulator, load_engines
+from grace_flow.csim.emulated import emulated_runner, load_engines
 from grace_flow.model import AGCDecoder
 from geometry import workflow_geometry
 from grace_flow.quant.calibrate import calibrate, float_inputs
@@ -86,7 +86,8 @@ def main() -> None:
         engines = load_engines(
             folder / "compile" / "specs", folder / "build", [i.engine for i in program.instructions]
         )
-        emulator = Emulator(program, (folder / "compile" / "weights.bin").read_bytes(), engines)
+        emulator = emulated_runner(program, (folder / "compile" / "weights.bin").read_bytes(),
+                                   engines)
         emulated = _per_frame(
             lambda n: emulator.run_decoder(clips[n, 0], keypoints[n, 0], keypoints[n, 1]), FRAMES
         )

@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import json
 import re
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -196,6 +197,60 @@ class SynthConfig(Section):
     ] = 0.1
 
 
+TARGET_PATTERN = r"^(emulator|ssh://[A-Za-z0-9._-]+@[A-Za-z0-9._-]+(:[0-9]{1,5})?/[^\s]+)$"
+
+
+class DeployConfig(Section):
+    """Where the overlay package is installed: the local emulated board, or a board over SSH."""
+
+    target: str = Field(
+        "emulator", pattern=TARGET_PATTERN,
+        description="emulator (a folder under the artifacts, run by this Python) or "
+                    "ssh://user@host[:port]/absolute/folder (a PYNQ board or any Linux host).",
+        json_schema_extra={"expected": "'emulator' or ssh://user@host[:port]/absolute/folder"})
+    identity: Optional[str] = Field(
+        None, description="SSH private key file (relative to this file, or ~/...); "
+                          "default: the SSH agent and ~/.ssh/id_*.")
+    known_hosts: Optional[str] = Field(
+        None, description="known_hosts file the target's host key is checked against; "
+                          "default: ~/.ssh/known_hosts.")
+    accept_new_host: bool = Field(
+        False, description="Add a host missing from known_hosts (a changed key is always refused).")
+    python: str = Field(
+        "python3", pattern=r"^[^\s'\"]+$", description="The Python interpreter on the target.",
+        json_schema_extra={"expected": "an interpreter path without spaces or quotes"})
+
+
+class ValidateConfig(Section):
+    """Thresholds of the checks run on the target, and what the report shows."""
+
+    bit_exact: bool = Field(
+        True, description="Every frame on the target must equal the golden model's.")
+    min_psnr_db: Optional[float] = Field(
+        20.0, ge=0, le=100,
+        description="Mean PSNR of the target's predicted frames vs the originals (null: report "
+                    "only).")
+    max_float_gap_db: Optional[float] = Field(
+        1.0, ge=0, le=100,
+        description="How far that PSNR may fall below the float decoder's (null: report only).")
+    min_fps: Optional[float] = Field(
+        None, ge=0, le=10000,
+        description="Frames per second on the board: measured on a board, modeled "
+                    "(synth:system) on the emulator (null: report only).")
+    max_uj_per_pixel: Optional[float] = Field(
+        None, gt=0, le=1e6,
+        description="Energy per reconstructed pixel, µJ: measured where the board reports "
+                    "power, else modeled (null: report only; GRACE: 11.7).")
+    report_clips: Annotated[int, Field(ge=1, le=100, description="Test clips shown in "
+                                       "report.html.")] = 3
+
+
+# The `validate` section shadows BaseModel.validate, pydantic's deprecated v1 classmethod that
+# nothing here calls; the section is named after its stage, so that one warning is silenced.
+warnings.filterwarnings("ignore", message='Field name "validate" in "Workflow" shadows',
+                        category=UserWarning)
+
+
 class Workflow(Section):
     """One algorithm version of the decoder and its hardware."""
 
@@ -208,6 +263,8 @@ class Workflow(Section):
     quantize: QuantizeConfig = QuantizeConfig()
     engines: EnginesConfig = EnginesConfig()
     synth: SynthConfig = SynthConfig()
+    deploy: DeployConfig = DeployConfig()
+    validate: ValidateConfig = ValidateConfig()
     board: str = Field(
         "pynq-z1",
         description=(
@@ -410,6 +467,13 @@ def _expectation(field) -> str:
             if getattr(meta, name, None) is not None:
                 bounds[name] = getattr(meta, name)
     annotation = field.annotation
+    if getattr(annotation, "__origin__", None) is Union and type(None) in annotation.__args__:
+        (inner,) = [a for a in annotation.__args__ if a is not type(None)]  # Optional[inner]
+        return "null or " + _describe(field, inner, bounds)
+    return _describe(field, annotation, bounds)
+
+
+def _describe(field, annotation, bounds: dict) -> str:
     if getattr(annotation, "__origin__", None) is Union:
         other = [a for a in annotation.__args__ if getattr(a, "__origin__", None) is not Literal]
         noun = {int: "an integer", float: "a number", bool: "true or false"}.get(other[0], None)
@@ -423,7 +487,8 @@ def _expectation(field) -> str:
     if annotation is bool:
         return "true or false"
     if "pattern" in bounds:
-        return "a name of letters, digits and _ (1-64 characters)"
+        extra = field.json_schema_extra or {}
+        return extra.get("expected", "a name of letters, digits and _ (1-64 characters)")
     noun = {int: "an integer", float: "a number"}.get(annotation, "a string")
     low = bounds.get("ge", bounds.get("gt"))
     high = bounds.get("le", bounds.get("lt"))

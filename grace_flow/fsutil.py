@@ -8,6 +8,7 @@ was killed can leave its temporary file behind; the next write of the same targe
 from __future__ import annotations
 
 import glob
+import hashlib
 import io
 import os
 import shutil
@@ -84,3 +85,12 @@ def atomic_torch_save(obj: object, path: str | os.PathLike) -> Path:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     return atomic_write_bytes(path, buffer.getvalue())
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -27,7 +28,9 @@ from grace_flow.config import (ConfigError, ModelConfig, Workflow, board_file, e
 from grace_flow.engines.registers import ENGINES
 from grace_flow.errors import FlowError
 from grace_flow.hls.sources import kernel_files, rendered_files
+from grace_flow.overlay.runtime_files import runtime_files
 from grace_flow.toolrun import found_toolchain
+from grace_flow.validate import REPORT_TEMPLATE
 
 ARTIFACTS = Path("artifacts")
 #: DDR alignment of every operand: one AXI burst of the 64-bit HP port (16 beats × 8 bytes).
@@ -121,6 +124,19 @@ class OverlayInputs(Inputs):
 
 
 @dataclass(frozen=True)
+class DeployInputs(Inputs):
+    settings: dict
+
+
+@dataclass(frozen=True)
+class ValidateInputs(Inputs):
+    settings: dict
+    deploy_settings: dict
+    workflow: str
+    workflow_hash: str
+
+
+@dataclass(frozen=True)
 class BundleInputs(Inputs):
     built_from: str
     toolchain: str
@@ -142,20 +158,27 @@ class Step:
     reads: dict[str, Files] = field(default_factory=dict)
     #: Keyword → output file(s): the task's targets.
     writes: dict[str, Files] = field(default_factory=dict)
-    #: Keyword → folder the stage writes into (its files are in ``also_writes``) or keeps a
-    #: cache or tool scratch in: passed, neither a dependency nor a target.
-    folders: dict[str, Files] = field(default_factory=dict)
+    #: Keyword → what the stage gets but doit does not track: a folder it writes into (its files
+    #: are in ``also_writes``), a cache, tool scratch, the target's own state.
+    untracked: dict[str, Files] = field(default_factory=dict)
     #: Files read without being passed (templates the renderer finds itself).
     also_reads: tuple[Path, ...] = ()
-    #: Files written inside ``folders`` under names the stage owns.
+    #: Files written inside ``untracked`` folders under names the stage owns.
     also_writes: tuple[Path, ...] = ()
     #: Tools and libraries whose version the outputs depend on (beyond the stage's own code).
     tools: tuple[str, ...] = ()
+    #: Tasks that must succeed first although no file of theirs is read (doit's task_dep).
+    after: tuple[str, ...] = ()
+    #: Further up-to-date checks (callables doit calls with no argument).
+    checks: tuple[Callable[[], bool], ...] = ()
+    #: It acts on the target (a board, or the emulated one): its outputs are the target's state
+    #: or a measurement there, never copied from another run (a sweep's store).
+    on_target: bool = False
 
     def task(self, action: Optional[Callable[..., object]] = None) -> dict:
         """The doit task dict (``name`` is set by the caller for sub-tasks); ``action`` replaces
         :func:`run_stage` of the stage function (a sweep wraps it in its store)."""
-        keywords = {**self.inputs.arguments(), **self.reads, **self.writes, **self.folders}
+        keywords = {**self.inputs.arguments(), **self.reads, **self.writes, **self.untracked}
         return {
             "doc": self.doc,
             "actions": [(action or run_stage(self.action), [], keywords)],
@@ -164,7 +187,8 @@ class Step:
             "targets": [_relative(p) for p in [*flatten_files(self.writes.values()),
                                                *self.also_writes]],
             "uptodate": [config_changed(self.inputs.digest()),
-                         code_changed(self.action.split(":")[0], self.tools)],
+                         code_changed(self.action.split(":")[0], self.tools), *self.checks],
+            "task_dep": list(self.after),
             "clean": True,
         }
 
@@ -310,6 +334,28 @@ class Paths:
         return self.root / "overlay"
 
     @property
+    def receipt(self) -> Path:
+        return self.root / "deploy" / "receipt.json"
+
+    @property
+    def emulator(self) -> Path:
+        """The emulated board's filesystem (deploy.target: emulator): the target's own files,
+        like a real board's, so no task's targets."""
+        return self.root / "deploy" / "emulator"
+
+    @property
+    def reference(self) -> Path:
+        return self.root / "validate" / "reference.npz"
+
+    @property
+    def validate_report(self) -> Path:
+        return self.root / "validate" / "report.json"
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    @property
     def comparison(self) -> Path:
         return self.root / "compare.json"
 
@@ -333,8 +379,10 @@ class Paths:
     @property
     def measured(self) -> list[Path]:
         """The artifacts that hold measured times (training seconds, emulated seconds per
-        frame): they differ run to run, so no task may read them."""
-        return [self.training[0], self.csim_decoder]
+        frame, the time of a deployment, frames per second on the target): they differ run to
+        run, so no task hashes them (validate reads the receipt untracked)."""
+        return [self.training[0], self.csim_decoder, self.receipt, self.validate_report,
+                self.report_html]
 
 
 class Graph:
@@ -390,7 +438,7 @@ class Graph:
                 reads={"checkpoint": self._named_file(model.checkpoint),
                        "fomm_config": self._named_file(model.fomm_config),
                        "clips_path": paths.clips if model.source == "train" else None},
-                folders={"out_dir": paths.model},
+                untracked={"out_dir": paths.model},
                 also_writes=(paths.checkpoint,
                              *(paths.training if model.source == "train" else ())),
                 tools=("torch",))]),
@@ -437,7 +485,7 @@ class Graph:
             ("hls", [Step(
                 engine, f"HLS C++ of the {engine} engine", "grace_flow.hls.stage:hls_engine",
                 EngineInputs(engine=engine), reads={"spec_path": paths.spec(engine)},
-                folders={"out_dir": paths.hls(engine)},
+                untracked={"out_dir": paths.hls(engine)},
                 also_reads=tuple(kernel_files(engine)),
                 also_writes=tuple(paths.hls_sources(engine)), tools=("Jinja2",))
                 for engine in ENGINES]),
@@ -447,7 +495,7 @@ class Graph:
                 reads={"spec_path": paths.spec(engine)},
                 writes={"report_path": paths.csim_report(engine),
                         "library_path": paths.csim_library(engine)},
-                folders={"sources_dir": paths.hls(engine), "build_dir": paths.build_cache},
+                untracked={"sources_dir": paths.hls(engine), "build_dir": paths.build_cache},
                 also_reads=tuple(paths.hls_sources(engine)), tools=("g++", "numpy"))
                 for engine in ENGINES), Step(
                 "decoder", "every test frame on the emulated co-processor vs the golden model",
@@ -465,7 +513,7 @@ class Graph:
                                   toolchain=self.toolchain),
                 reads={"spec_path": paths.spec(engine), "board_path": self.board_path},
                 writes={"report_path": paths.synth_report(engine)},
-                folders={"sources_dir": paths.hls(engine), "workdir": paths.synth_workdir(engine)},
+                untracked={"sources_dir": paths.hls(engine), "workdir": paths.synth_workdir(engine)},
                 also_reads=tuple(paths.hls_sources(engine)),
                 tools=("vitis_hls",) if self.toolchain == "vitis" else ())
                 for engine in ENGINES), Step(
@@ -480,7 +528,7 @@ class Graph:
                 writes={"report_path": paths.system_report,
                         **({"bitstream": paths.bitstream, "hwh": paths.hwh}
                            if self.toolchain == "vitis" else {})},
-                folders={"workdir": paths.synth_workdir("system"),
+                untracked={"workdir": paths.synth_workdir("system"),
                          "ip_dirs": ({e: paths.synth_workdir(e) for e in ENGINES}
                                      if self.toolchain == "vitis" else None)},
                 tools=("vivado",) if self.toolchain == "vitis" else ())]),
@@ -497,12 +545,56 @@ class Graph:
                        **({"bitstream": paths.bitstream, "hwh": paths.hwh}
                           if self.toolchain == "vitis" else
                           {"libraries": {e: paths.csim_library(e) for e in ENGINES}})},
-                folders={"out_dir": paths.overlay},
+                untracked={"out_dir": paths.overlay,
+                         "engine_sources": {e: paths.hls(e) for e in ENGINES}},
+                also_reads=(*(f for e in ENGINES for f in paths.hls_sources(e)),
+                            *runtime_files().values()),
                 also_writes=tuple(paths.overlay / name for name in
                                   _overlay_files(self.toolchain)),
                 tools=("g++", "pynq"))]),
+            ("deploy", [Step(
+                "deploy", f"install the overlay on {wf.deploy.target} (doit rollback undoes it)",
+                "grace_flow.deploy.stage:deploy_overlay",
+                DeployInputs(settings=wf.deploy.model_dump(mode="json")),
+                writes={"receipt_path": paths.receipt},
+                untracked={**self._target_state(), "overlay_dir": paths.overlay},
+                also_reads=(paths.overlay / "manifest.json",),
+                # Only what the emulated co-processor decoded bit-exact goes to a target.
+                after=("csim:decoder",),
+                checks=(_deployed(paths.receipt, paths.overlay),), on_target=True)]),
+            ("validate", [
+                Step("reference", "golden-model and float frames of the test bitstreams (host)",
+                     "grace_flow.validate.stage:reference_frames", NoInputs(),
+                     reads={"checkpoint": paths.checkpoint, "clips_path": paths.clips,
+                            **quantized, "bitstreams": paths.bitstreams},
+                     writes={"out_path": paths.reference}, tools=("torch", "pillow-heif")),
+                Step("target", "decode the test bitstreams on the target: checks, report.json, "
+                     "report.html", "grace_flow.validate.stage:validate_deployment",
+                     ValidateInputs(settings=wf.validate.model_dump(mode="json"),
+                                    deploy_settings=wf.deploy.model_dump(mode="json"),
+                                    workflow=wf.name, workflow_hash=built_from),
+                     reads={"reference_npz": paths.reference,
+                            "bitstreams": paths.bitstreams, **quantized,
+                            "program_json": paths.compile_file("program.json"),
+                            "schedule_json": paths.compile_file("schedule.json"),
+                            "manifest_json": paths.overlay / "manifest.json",
+                            "system_report": paths.system_report, "bitrate_json": paths.bitrate,
+                            "board_path": self.board_path},
+                     writes={"report_path": paths.validate_report,
+                             "report_html": paths.report_html},
+                     # The receipt holds the time of the deployment: read, not a dependency
+                     # (the package's manifest and the deploy: section are).
+                     untracked={**self._target_state(), "receipt_path": paths.receipt},
+                     also_reads=(REPORT_TEMPLATE,), after=("deploy",),
+                     checks=(_validated(paths.validate_report, paths.receipt),),
+                     tools=("pillow-heif", "matplotlib"), on_target=True)]),
         ]
         return table
+
+    def _target_state(self) -> dict[str, Path]:
+        """Where the emulated board lives, and the folder the deploy: section's files (the SSH
+        key, known_hosts) are relative to."""
+        return {"emulator_dir": self.paths.emulator, "base_dir": self.workflow_path.parent}
 
     def built_from(self) -> str:
         """The inputs digest of the whole flow (the overlay's provenance)."""
@@ -540,7 +632,18 @@ class Graph:
                 for group, steps in self.stages()}
         commands = {f"task_{step.name}": self._creator(step.name, [step], None)
                     for step in self.commands()}
-        return {**flow, **commands, "task_compare": self._compare_task}
+        return {**flow, **commands, "task_compare": self._compare_task,
+                "task_rollback": self._rollback_task}
+
+    def _rollback_task(self) -> dict:
+        """doit rollback: the target's previous version becomes current again."""
+        keywords = {"receipt_path": self.paths.receipt,
+                    "settings": self.workflow.deploy.model_dump(mode="json"),
+                    **self._target_state()}
+        return {"doc": "switch the target back to the version deployed before (rewrites the "
+                       "receipt; the next doit deploys this workflow's package again)",
+                "actions": [(run_stage("grace_flow.deploy.stage:rollback"), [], keywords)],
+                "uptodate": [False], "verbosity": 2}
 
     def _compare_task(self) -> dict:
         """doit compare ref=<git revision> | against=<workflow file>: this version next to
@@ -621,7 +724,38 @@ class Graph:
 def _overlay_files(toolchain: str) -> list[str]:
     from grace_flow.overlay.package import package_files
 
-    return package_files(toolchain, ENGINES)
+    return package_files(toolchain, {engine: rendered_files(engine) for engine in ENGINES},
+                         list(runtime_files()))
+
+
+def _deployed(receipt: Path, overlay: Path) -> Callable[[], bool]:
+    """Up to date only while the receipt names the overlay's package: after a rollback, the
+    next run deploys the workflow's package again."""
+
+    def check() -> bool:
+        from grace_flow.runtime.package import package_hash
+
+        try:
+            return json.loads(receipt.read_text())["package"] == package_hash(overlay)
+        except (OSError, ValueError, KeyError):
+            return False
+
+    return check
+
+
+def _validated(report: Path, receipt: Path) -> Callable[[], bool]:
+    """Up to date only while the report is of the deployment the receipt records: every
+    deploy, a rollback's redeploy included, is validated again."""
+
+    def check() -> bool:
+        from grace_flow.fsutil import sha256_file
+
+        try:
+            return json.loads(report.read_text())["receipt_sha256"] == sha256_file(receipt)
+        except (OSError, ValueError, KeyError):
+            return False
+
+    return check
 
 
 def load_graph(workflow_path: str | Path, compare_with: tuple[str, str] = ("", "")) -> Graph:

@@ -27,3 +27,25 @@ def built(tmp_path_factory):
     run = run_project(project, "workflow=w.yaml")
     assert run.returncode == 0, run.stdout + run.stderr
     return project
+
+
+@pytest.fixture(scope="session")
+def tiny_board(tmp_path_factory):
+    """A real overlay package of a tiny decoder, its test bitstreams and golden frame hashes."""
+    from board_support import build_tiny_board
+
+    return build_tiny_board(tmp_path_factory.mktemp("tiny_board"))
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """A real OpenSSH server on 127.0.0.1 (started once, stopped by its PID)."""
+    import shutil
+
+    from sshd import SSHD, Sshd
+
+    if not SSHD.is_file() or shutil.which("ssh-keygen") is None:
+        pytest.fail("OpenSSH's server is missing: run `make test`, which installs openssh-server")
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()

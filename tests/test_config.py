@@ -56,7 +56,16 @@ MALFORMED = [
     (
         "name: x\nzzz: 1\n",
         "w.yaml:2: zzz: unknown key; known keys: name, data, model, codec, "
-        "quantize, engines, synth, board",
+        "quantize, engines, synth, deploy, validate, board",
+    ),
+    (
+        "name: x\ndeploy: {target: 'ssh://pynq/home'}\n",
+        "w.yaml:2: deploy.target: expected 'emulator' or ssh://user@host[:port]/absolute/folder, "
+        "got 'ssh://pynq/home'",
+    ),
+    (
+        "name: x\nvalidate:\n  min_fps: fast\n",
+        "w.yaml:3: validate.min_fps: expected null or a number 0..10000, got 'fast'",
     ),
     (
         "name: x\nmodel: {train: {stepz: 3}}\n",

@@ -14,8 +14,13 @@ import pytest
 from doit_helpers import TINY_WORKFLOW, run_project
 
 ENGINES = ["conv", "elementwise", "grid_sample", "keypoint", "upsample"]
-SYSTEM = {"csim:decoder", "synth:system", "overlay"}
-ALGORITHM = {"model", "codec:encode", "codec:quality", "quantize", "compile"} | SYSTEM
+#: What a new program reaches after compile: the decoder's C-sim, the system, the package, its
+#: deployment and its validation.
+SYSTEM = {"csim:decoder", "synth:system", "overlay", "deploy", "validate:target"}
+ALGORITHM = ({"model", "codec:encode", "codec:quality", "quantize", "compile",
+              "validate:reference"} | SYSTEM)
+#: A new package (same program): deployed and validated again.
+PACKAGE = {"overlay", "deploy", "validate:target"}
 
 
 def chain(engine: str) -> set[str]:
@@ -56,6 +61,7 @@ data:
   clips: {test: 2, train: 2, calibration: 1}
   frames_per_clip: 4
   frame_size: 32
+validate: {min_psnr_db: null}
 """
 
 #: case → (the edit, the tasks it must rerun)
@@ -75,17 +81,24 @@ CASES = {
     # does the package built from it.
     "synth margin": (lambda p: workflow(p, "toolchain: estimate",
                                         "toolchain: estimate\n  margin: 0.2"),
-                     {"compile", "synth:system", "overlay"}),
+                     {"compile", "synth:system"} | PACKAGE),
     # The GOP: new bitstreams, new calibration pairs, a new GOP average; the same engines.
     "key frame interval": (lambda p: workflow(p, "gop: 2", "gop: 3"),
                            ALGORITHM - {"model"}),
     "one engine's unroll": (
         lambda p: workflow(p, "grid_sample: {unroll_channels: 4", "grid_sample: {unroll_channels: 2"),
         {"compile"} | chain("grid_sample") | SYSTEM),
-    # The library compiles to the same bytes and the estimate reads the spec: the chain only.
+    # The library compiles to the same bytes and the estimate reads the spec, so neither the
+    # decoder's C-sim nor the system report reruns; the package carries the engine's sources.
     "one engine's template": (
         lambda p: edit(p / "kernels" / "upsample_top.cpp.j2", "\n", "\n{# reworded #}\n"),
-        chain("upsample")),
+        chain("upsample") | PACKAGE),
+    "validation thresholds": (
+        lambda p: workflow(p, "min_psnr_db: null", "min_psnr_db: null\n  max_float_gap_db: 50.0"),
+        {"validate:target"}),
+    "deploy settings": (lambda p: (p / "w.yaml").write_text(
+        (p / "w.yaml").read_text() + "deploy: {accept_new_host: true}\n"),
+        {"deploy", "validate:target"}),
     # Same program out: nothing after compile reruns.
     "one stage's code": (
         lambda p: edit(p / "grace_flow" / "compile" / "lower.py", "\n", "\n# reworded\n"),
@@ -153,7 +166,7 @@ MUTATIONS = {
         return step
     reads = {k: v for k, v in step.reads.items() if k != "libraries"}
     return dataclasses.replace(step, reads=reads,
-                               folders={**step.folders, "libraries": step.reads["libraries"]})''',
+                               untracked={**step.untracked, "libraries": step.reads["libraries"]})''',
                  "one engine's unroll", "csim:decoder"),
     # hls:grid_sample also depends on the float model, which it does not read.
     "widened": ('''\

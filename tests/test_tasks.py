@@ -9,7 +9,8 @@ from doit_helpers import REPO, TINY_WORKFLOW
 
 ENGINES = ["conv", "elementwise", "grid_sample", "keypoint", "upsample"]
 ENGINE_CHAINS = {f"{stage}:{engine}" for stage in ("hls", "csim", "synth") for engine in ENGINES}
-SYSTEM = {"compile", "csim:decoder", "synth:system", "overlay"}
+SYSTEM = {"compile", "csim:decoder", "synth:system", "overlay", "deploy", "validate:reference",
+          "validate:target"}
 ALL = sorted({"codec:encode", "codec:quality", "data", "model", "quantize"} | SYSTEM
              | ENGINE_CHAINS)
 
@@ -19,9 +20,11 @@ def write(path: Path, text: str) -> None:
 
 
 def _files(root: Path) -> set[str]:
-    """Every file under ``root`` (doit's own database aside), relative to the project folder."""
+    """Every file under ``root``, relative to the project folder: doit's own database aside, and
+    the emulated board's filesystem (deploy/emulator/: the target's files, as on a real board)."""
+    board = root / "deploy" / "emulator"
     return {str(p.relative_to(root.parents[1])) for p in root.rglob("*")
-            if p.is_file() and not p.name.startswith(".doit.db")}
+            if p.is_file() and not p.name.startswith(".doit.db") and board not in p.parents}
 
 
 def _targets(project: Path, workflow: str) -> set[str]:
@@ -46,7 +49,8 @@ def test_first_run_builds_all_then_nothing_runs(tmp_path, doit):
                      "quantize/quantized_graph.json", "quantize/quality.json",
                      "compile/program.bin", "compile/specs/conv.json", "hls/conv/conv_top.cpp",
                      "csim/conv.json", "csim/decoder.json", "synth/system.json",
-                     "overlay/manifest.json"]:
+                     "overlay/manifest.json", "overlay/board.py", "deploy/receipt.json",
+                     "validate/reference.npz", "validate/report.json", "report.html"]:
         assert (root / relative).is_file(), relative
     assert not list(root.rglob("*.tmp")), "temporary files left behind"
     assert _files(root) == _targets(tmp_path, "w.yaml"), "every artifact is some task's target"
@@ -96,7 +100,8 @@ def test_doit_list_and_info(tmp_path, doit):
     write(tmp_path / "w.yaml", TINY_WORKFLOW)
     listing = doit("list", "--all", "workflow=w.yaml")
     names = [line.split()[0] for line in listing.stdout.splitlines()]
-    groups, commands = ("codec", "csim", "hls", "synth"), ("bundle", "compare")
+    groups, commands = ("codec", "csim", "hls", "synth", "validate"), ("bundle", "compare",
+                                                                      "rollback")
     assert sorted(n for n in names if n not in groups + commands) == ALL
     assert set(commands) <= set(names)  # listed, never run by a plain `doit`
     info = doit("info", "codec:quality", "workflow=w.yaml")
@@ -122,3 +127,23 @@ def test_building_the_graph_imports_no_torch():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_rollback_runs_only_when_asked_and_the_next_run_deploys_again(tmp_path, doit):
+    write(tmp_path / "w.yaml", TINY_WORKFLOW)
+    assert doit("workflow=w.yaml").returncode == 0
+    receipt = tmp_path / "artifacts" / "tiny" / "deploy" / "receipt.json"
+    first = json.loads(receipt.read_text())
+    nothing = doit("workflow=w.yaml", "rollback")
+    assert nothing.returncode != 0 and "there is no previous version" in nothing.stdout
+    write(tmp_path / "w.yaml", TINY_WORKFLOW.replace("tile_rows: 2", "tile_rows: 4"))
+    assert doit("workflow=w.yaml").returncode == 0
+    second = json.loads(receipt.read_text())
+    assert second["previous"] == first["version"]
+    back = doit("workflow=w.yaml", "rollback")
+    assert back.returncode == 0 and back.executed == ["rollback"]
+    assert json.loads(receipt.read_text())["version"] == first["version"]
+    # The workflow still asks for the new package: the next run deploys and validates it.
+    again = doit("workflow=w.yaml")
+    assert again.executed == ["deploy", "validate:target"]
+    assert json.loads(receipt.read_text())["version"] == second["version"]

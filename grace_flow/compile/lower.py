@@ -4,7 +4,7 @@ One instruction per node, except a 5-D grid_sample (one per motion, sharing the 
 concat (none: its inputs are placed as slices of its buffer, so producers write straight into
 it). The key frame arrives as uint8 pixels [3, H, W] and becomes the int8 source through an
 elementwise table instruction; keypoints arrive as Q2.13 (the host converts FP16 once per frame,
-grace_flow/csim/host.py).
+grace_flow/runtime/host.py).
 
 Phases: an instruction whose every input is (transitively) derived only from the key frame and
 constants (the pixel table, the generator's encoder, the motion network's downsample of the

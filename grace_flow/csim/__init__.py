@@ -1,1 +1,2 @@
-"""C-simulation: g++ builds of the rendered engines and their ctypes bindings."""
+"""C-simulation: g++ builds of the rendered engines, their self-tests, and the whole decoder run
+by the board-side runtime on the emulated engines."""

@@ -1,19 +1,16 @@
-"""g++ builds of rendered engine sources into shared libraries, cached on content.
+"""The C-sim build of rendered engine sources: g++ with the project's flags, cached on content.
 
-The cache key is sha256 of the compiler version, the flags and every source file, so an
-unchanged engine reuses its .so and any change (template, spec, header, compiler) rebuilds.
-g++ runs through grace_flow.toolrun.run_tool like every other external tool.
+The compile step itself (cache key, atomic .so, toolrun) is grace_flow.runtime.build, shared with
+the board-side runtime; this module fixes the flags and names, on a compile error, the rendered
+file:line and the template or header it came from.
 """
 
-import hashlib
 import re
-import shutil
 from pathlib import Path
 
 from grace_flow.hls.render import source_origin
-from grace_flow.toolrun import ToolError, run_tool, tool_version
+from grace_flow.runtime.build import COMPILER, BuildError, compile_library
 
-COMPILER = "g++"
 # -Wno-unknown-pragmas: the `#pragma HLS` lines are for vitis_hls; g++ must ignore them quietly.
 # -O3 (portable: no -march): g++ then fully unrolls the engines' UNROLL loops (bench/csim.py).
 FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror",
@@ -22,24 +19,7 @@ _DIAGNOSTIC = re.compile(
     r"^(?P<file>[^:\s]+):(?P<line>\d+):(?:\d+:)? (?:fatal )?error: (?P<msg>.*)$"
 )
 
-
-class BuildError(ToolError):
-    """A rendered engine does not compile, or there is no compiler."""
-
-
-def _compiler_version() -> str:
-    if shutil.which(COMPILER) is None:
-        raise BuildError(f"{COMPILER} not found on PATH; install the Debian package g++")
-    return tool_version(COMPILER)
-
-
-def cache_key(sources_dir, engine: str) -> str:
-    """sha256 over compiler version, flags and the engine's sources (names and contents)."""
-    digest = hashlib.sha256(f"{_compiler_version()}\0{' '.join(FLAGS)}\0{engine}\0".encode())
-    for path in sorted(Path(sources_dir).iterdir()):
-        if path.suffix in (".h", ".cpp"):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+__all__ = ["FLAGS", "BuildError", "build_engine"]
 
 
 def _first_error(engine: str, log_path: Path) -> str:
@@ -59,24 +39,5 @@ def build_engine(sources_dir, engine: str, build_dir) -> Path:
     Returns the cached .so when one was built from identical inputs. A compile error is a
     one-line BuildError naming the rendered file:line, its template and the full log.
     """
-    sources_dir, build_dir = Path(sources_dir).resolve(), Path(build_dir).resolve()
-    top = sources_dir / f"{engine}_top.cpp"
-    if not top.is_file():
-        raise BuildError(f"{engine}: {top} missing; render the engine first")
-    key = cache_key(sources_dir, engine)[:16]
-    library = build_dir / f"{engine}-{key}.so"
-    if library.is_file():
-        return library
-    build_dir.mkdir(parents=True, exist_ok=True)
-    log_path = build_dir / f"{engine}-{key}.log"
-    # Compile to a temporary name and rename: a half-written .so is never taken as cached.
-    partial = build_dir / f".{engine}-{key}.so.tmp"
-    argv = [COMPILER, *FLAGS, "-o", str(partial), str(top)]
-    try:
-        run_tool(argv, cwd=build_dir, log_path=log_path, expect=[partial])
-    except ToolError as error:
-        if not log_path.is_file():
-            raise
-        raise BuildError(_first_error(engine, log_path)) from error
-    partial.replace(library)
-    return library
+    return compile_library(sources_dir, engine, build_dir, FLAGS,
+                           explain=lambda log_path: _first_error(engine, log_path))

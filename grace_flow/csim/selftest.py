@@ -13,7 +13,7 @@ import numpy as np
 
 from grace_flow.csim.cases import Case, generate_cases
 from grace_flow.csim.ddr import first_mismatch
-from grace_flow.csim.engines import EngineError
+from grace_flow.runtime.engines import EngineError
 
 #: Tensor name of a failure that is a write outside the outputs (its index: the DDR address).
 STRAY = "ddr"

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from grace_flow.csim.build import build_engine
-from grace_flow.csim.engines import EngineLibrary
+from grace_flow.runtime.engines import EngineLibrary
 from grace_flow.csim.selftest import Failure, selftest_engine
 from grace_flow.errors import FlowError
 from grace_flow.fsutil import atomic_write_bytes, atomic_write_text
@@ -73,40 +73,41 @@ def csim_decoder(program_json: Path, weights_bin: Path, qgraph_json: Path, qpara
     """Run every frame of ``bitstreams`` on the emulator and the golden model; write the report.
 
     The emulated engines are ``libraries``, the ones csim:<engine> built from the hls:<engine>
-    sources (the files synthesis reads). Raises :class:`CsimMismatch` (after writing the
-    report) when any tensor differs.
+    sources (the files synthesis reads), driven by the board-side runtime's program runner and
+    GOP-by-GOP decoder. Raises :class:`CsimMismatch` (after writing the report) when any tensor
+    differs.
     """
-    import numpy as np
-
     from grace_flow.codec import decode_file
-    from grace_flow.csim.emulator import Emulator, compare_with_golden, mismatch_text
+    from grace_flow.csim.emulated import emulated_runner
+    from grace_flow.csim.mismatch import compare_with_golden, mismatch_text
     from grace_flow.engines.program import Program
+    from grace_flow.progress import progress
     from grace_flow.quant.golden import run_golden
     from grace_flow.quant.qgraph import QuantizedGraph
+    from grace_flow.runtime.decode import decode_frames, frame_inputs
 
     program = Program.load(program_json)
     engines = {engine: EngineLibrary(libraries[engine], engine)
                for engine in sorted({ins.engine for ins in program.instructions})}
-    emulator = Emulator(program, Path(weights_bin).read_bytes(), engines)
+    runner = emulated_runner(program, Path(weights_bin).read_bytes(), engines)
     qgraph = QuantizedGraph.load(qgraph_json, qparams_npz)
+    clips = [decode_file(path) for path in bitstreams]
     frames, seconds, first = 0, 0.0, None
-    for path in bitstreams:
-        clip = decode_file(path)
-        keypoints = clip.keypoints.astype(np.float16)
-        key_index = np.arange(clip.frame_count) // clip.gop
-        sources, kp_sources = clip.key_frames[key_index], keypoints[key_index * clip.gop]
-        golden = run_golden(qgraph, sources, kp_sources, keypoints)
-        for t in range(clip.frame_count):
-            start = time.perf_counter()
-            _, tensors = emulator.run_decoder(sources[t], kp_sources[t], keypoints[t],
-                                              every_tensor=True,
-                                              new_key_frame=t % clip.gop == 0)
+    bar = progress(total=sum(clip.frame_count for clip in clips), desc="csim:decoder",
+                   unit="frame")
+    for path, clip in zip(bitstreams, clips):
+        golden = run_golden(qgraph, *frame_inputs(clip))
+        start = time.perf_counter()
+        for t, (_, tensors) in enumerate(decode_frames(runner, clip, every_tensor=True)):
             seconds += time.perf_counter() - start
             frames += 1
             mismatch = compare_with_golden(program, tensors,
                                            {name: value[t] for name, value in golden.items()})
             if mismatch and first is None:
                 first = {"bitstream": Path(path).name, "frame": t, **mismatch}
+            bar.update()
+            start = time.perf_counter()
+    bar.close()
     report = {
         "frames": frames,
         "bit_exact": first is None,

@@ -18,9 +18,9 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from grace_flow.model.inference import to_tensor
+from grace_flow.progress import progress
 
 
 def pyramid_l1(prediction: torch.Tensor, target: torch.Tensor, scales: int) -> torch.Tensor:
@@ -77,7 +77,7 @@ def train(
     supervise = min(landmarks.shape[2], kp_detector.num_kp)
     clips, length = frames.shape[:2]
     log, start = [], time.perf_counter()
-    for step in tqdm(range(settings.steps), desc="train", unit="step", mininterval=2.0):
+    for step in progress(range(settings.steps), desc="train", unit="step", mininterval=2.0):
         clip = rng.integers(clips, size=settings.batch_size)
         first = rng.integers(length, size=settings.batch_size)
         gap = rng.integers(-max_gap + 1, max_gap, size=settings.batch_size)

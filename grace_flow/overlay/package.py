@@ -2,53 +2,43 @@
 
 Contents: the bitstream and .hwh (vitis toolchain) or the emulated overlay (engine .so libraries
 and a register map in the .hwh's role), program.bin / program.json, weights.bin,
-register_map.json and manifest.json (sha256 of every other file, workflow hash, git commit and
+register_map.json, every engine's C++ sources with engines.json (how they were built, so a target
+the libraries do not fit can rebuild them), the board-side runtime (board.py and the grace_flow
+sources it imports) and manifest.json (sha256 of every other file, workflow hash, git commit and
 dirty flag, toolchain and tool versions). The folder is built beside its target and renamed
 into place, so a reader sees the old package or the new one, never half of one.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from grace_flow.errors import FlowError
-from grace_flow.provenance import git_state
 from grace_flow.fsutil import atomic_write_text
-from grace_flow.engines.registers import REGISTERS
+from grace_flow.provenance import git_state
+from grace_flow.runtime.emulated import emulated_register_map
+from grace_flow.runtime.prebuilt import BUILD_INFO
+from grace_flow.runtime.package import (MANIFEST, REGISTER_MAP, PackageError, sha256_file,
+                                        verify_manifest)
 
-MANIFEST = "manifest.json"
-REGISTER_MAP = "register_map.json"
-#: Emulated overlay: engine i's register window starts at EMULATED_BASE + i × EMULATED_STRIDE,
-#: registers 4 bytes apart in table order (the C-sim regs array).
-EMULATED_BASE, EMULATED_STRIDE = 0x4000_0000, 0x1_0000
-
-
-def package_files(toolchain: str, engines: list[str]) -> list[str]:
-    """Every file of a package for ``toolchain`` with ``engines`` (paths inside the folder)."""
-    if toolchain == "vitis":
-        hardware = ["overlay.bit", "overlay.hwh"]
-    else:
-        hardware = [f"engines/{engine}.so" for engine in sorted(engines)]
-    return sorted(["program.bin", "program.json", "weights.bin", *hardware, REGISTER_MAP,
-                   MANIFEST])
+__all__ = ["PackageError", "package_files", "package_overlay", "register_map_from_hwh",
+           "verify_manifest"]
 
 
-class PackageError(FlowError):
-    """An overlay package that is incomplete or does not match its manifest."""
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def package_files(toolchain: str, engine_sources: dict[str, list[str]],
+                  runtime: list[str]) -> list[str]:
+    """Every file of a package for ``toolchain``: ``engine_sources`` (engine -> names of its
+    C++ sources) and ``runtime`` (the runtime's package paths) as :func:`package_overlay`
+    writes them."""
+    hardware = (["overlay.bit", "overlay.hwh"] if toolchain == "vitis"
+                else [f"engines/{engine}.so" for engine in engine_sources])
+    sources = [f"engines/{engine}/{name}" for engine, names in engine_sources.items()
+               for name in names]
+    return sorted(["program.bin", "program.json", "weights.bin", *hardware, *sources, *runtime,
+                   REGISTER_MAP, BUILD_INFO, MANIFEST])
 
 
 def register_map_from_hwh(hwh: str | Path) -> dict:
@@ -76,32 +66,26 @@ def register_map_from_hwh(hwh: str | Path) -> dict:
     return result
 
 
-def emulated_register_map(engines: list[str]) -> dict:
-    """The register map of the emulated overlay: same shape as :func:`register_map_from_hwh`."""
-    order = list(REGISTERS)
-    return {
-        engine: {
-            "base": EMULATED_BASE + order.index(engine) * EMULATED_STRIDE,
-            "range": EMULATED_STRIDE,
-            "vlnv": f"grace_flow:emulated:{engine}:1.0",
-            "registers": {reg.name: 4 * i for i, reg in enumerate(REGISTERS[engine])},
-        }
-        for engine in engines
-    }
-
-
 def package_overlay(folder: str | Path, *, toolchain: str, program_bin: Path, program_json: Path,
                     weights_bin: Path, workflow_hash: str, versions: dict[str, str],
+                    engine_sources: dict[str, Path], build: dict, runtime: dict[str, Path],
                     bitstream: Path | None = None, hwh: Path | None = None,
                     engine_libs: dict[str, Path] | None = None,
                     repo_dir: str | Path = ".") -> Path:
     """Build the package in ``folder`` (replacing it atomically) and return its path.
 
+    ``engine_sources``: engine -> folder of its rendered C++ sources; ``build``: the ``compiler``
+    version and ``flags`` the libraries were built with; ``runtime``: package path -> source file
+    of the board-side runtime (overlay.runtime_files).
     vitis: ``bitstream`` and ``hwh`` are required, register_map.json comes from the .hwh.
     estimate/emulated: ``engine_libs`` (engine -> C-sim .so) are required instead.
     """
     folder = Path(folder)
-    files = {"program.bin": program_bin, "program.json": program_json, "weights.bin": weights_bin}
+    files = {"program.bin": program_bin, "program.json": program_json, "weights.bin": weights_bin,
+             **runtime}
+    for engine, sources in sorted(engine_sources.items()):
+        files |= {f"engines/{engine}/{path.name}": path for path in sorted(Path(sources).iterdir())
+                  if path.suffix in (".h", ".cpp")}
     if toolchain == "vitis":
         if bitstream is None or hwh is None:
             raise PackageError(f"{folder}: the vitis overlay needs the bitstream and the .hwh; "
@@ -126,7 +110,11 @@ def package_overlay(folder: str | Path, *, toolchain: str, program_bin: Path, pr
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, staging / name)
         atomic_write_text(staging / REGISTER_MAP, json.dumps(register_map, indent=1) + "\n")
-        names = sorted([*files, REGISTER_MAP])
+        build_info = {"compiler": build["compiler"], "flags": list(build["flags"]), "engines": {
+            engine: {"library": f"engines/{engine}.so" if engine_libs else None,
+                     "sources": f"engines/{engine}"} for engine in sorted(engine_sources)}}
+        atomic_write_text(staging / BUILD_INFO, json.dumps(build_info, indent=1) + "\n")
+        names = sorted([*files, REGISTER_MAP, BUILD_INFO])
         manifest = {
             "files": {name: sha256_file(staging / name) for name in names},
             "workflow_hash": workflow_hash,
@@ -153,24 +141,3 @@ def _swap_in(staging: Path, folder: Path) -> None:
     os.replace(staging, folder)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def verify_manifest(folder: str | Path) -> dict:
-    """Return the manifest after checking every file's sha256; the first difference (missing or
-    changed file) is a one-line PackageError."""
-    folder = Path(folder)
-    path = folder / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        files = manifest["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise PackageError(f"{path}: missing or unreadable manifest; rebuild the overlay "
-                           "(doit overlay)") from None
-    for name, expected in files.items():
-        target = folder / name
-        if not target.is_file():
-            raise PackageError(f"{folder}: {name} is missing; rebuild the overlay (doit overlay)")
-        if sha256_file(target) != expected:
-            raise PackageError(f"{folder}: {name} does not match its sha256 in {MANIFEST}; "
-                               "the package is damaged, rebuild or redeploy it")
-    return manifest

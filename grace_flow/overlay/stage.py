@@ -13,6 +13,14 @@ def _gxx_version() -> str:
     return out.stdout.splitlines()[0] if out.returncode == 0 and out.stdout else "unknown"
 
 
+def _engine_build() -> dict:
+    """How the C-sim libraries were built: the compiler version and the flags."""
+    from grace_flow.csim.build import FLAGS
+    from grace_flow.runtime.build import compiler_version
+
+    return {"compiler": compiler_version(), "flags": list(FLAGS)}
+
+
 def build_overlay(
     out_dir: Path,
     *,
@@ -21,13 +29,16 @@ def build_overlay(
     weights_bin: Path,
     system_report: Path,
     workflow_hash: str,
+    engine_sources: dict[str, Path],
     libraries: dict[str, Path] | None = None,
     bitstream: Path | None = None,
     hwh: Path | None = None,
 ) -> Path:
-    """Package program, weights and the engines: the bitstream + .hwh of a vitis build, or the
-    emulated engines' C-sim ``libraries``."""
+    """Package program, weights, the engines (the bitstream + .hwh of a vitis build, or the
+    emulated engines' C-sim ``libraries``) with their C++ sources (``engine_sources``: engine ->
+    folder), and the board-side runtime."""
     from grace_flow.overlay.package import package_overlay
+    from grace_flow.overlay.runtime_files import runtime_files
 
     system = json.loads(Path(system_report).read_text())
     versions = {"python": platform.python_version(), "g++": _gxx_version()}
@@ -39,6 +50,9 @@ def build_overlay(
         "weights_bin": weights_bin,
         "workflow_hash": workflow_hash,
         "versions": versions,
+        "engine_sources": engine_sources,
+        "build": _engine_build(),
+        "runtime": runtime_files(),
     }
     if system["toolchain"] == "vitis":
         return package_overlay(out_dir, toolchain="vitis", bitstream=bitstream, hwh=hwh, **common)

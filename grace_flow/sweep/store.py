@@ -2,7 +2,8 @@
 
 A stage's *key* is the sha256 of its stage function, its typed inputs' digest, the sha256 of
 every file it reads (in the order the table declares them), the names of the files it writes
-(relative to the variant's folder) and the grace_flow code itself. Two variants whose inputs to a
+(relative to the variant's folder) and the digest of the code and tools the stage runs (the one
+its doit up-to-date check uses: grace_flow.code_digest). Two variants whose inputs to a
 stage are identical get the same key, so the second one copies the first one's outputs instead of
 running the stage: variants that differ only in an engine's folding train and quantize once.
 
@@ -21,52 +22,24 @@ same stage compute it once: the others wait, then copy.
 from __future__ import annotations
 
 import fcntl
-import functools
-import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
 from typing import Iterator, Optional
 
-import grace_flow
+from grace_flow.code_digest import code_digest
 from grace_flow.config import stable_hash
-from grace_flow.fsutil import atomic_copy, atomic_write_text
+from grace_flow.fsutil import atomic_copy, atomic_write_text, sha256_file
 
-#: Libraries whose version can change a stage's numbers, so they are part of every key.
-NUMERIC_LIBRARIES = ("numpy", "torch", "scipy")
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@functools.lru_cache(maxsize=1)
-def code_digest() -> str:
-    """Hash of the grace_flow sources and the numeric libraries' versions.
-
-    doit does not track code (``doit forget`` after an edit); the store is shared by many runs, so
-    it does: any edit of grace_flow makes every key new, and nothing made by older code is reused.
-    """
-    package = Path(grace_flow.__file__).parent
-    sources = {str(p.relative_to(package)): file_sha256(p) for p in sorted(package.rglob("*.py"))}
-    versions = {name: metadata.version(name) for name in NUMERIC_LIBRARIES}
-    return stable_hash({"sources": sources, "libraries": versions, "python": sys.version})
-
-
-def stage_key(action: str, inputs_digest: str, reads: list[str], writes: list[str]) -> str:
-    """The content key of a stage: what it runs, on which values and files, writing what."""
-    return stable_hash({"action": action, "inputs": inputs_digest, "code": code_digest(),
-                        "reads": [file_sha256(path) for path in reads], "writes": writes})
+def stage_key(step, reads: list[str], writes: list[str]) -> str:
+    """The content key of ``step``: what it runs (its function, and the digest of its code and
+    tools doit's up-to-date check uses), on which values and files, writing what."""
+    code = code_digest(step.action.split(":")[0], step.tools)
+    return stable_hash({"action": step.action, "inputs": step.inputs.digest(), "code": code,
+                        "reads": [sha256_file(path) for path in reads], "writes": writes})
 
 
 class Store:
@@ -99,7 +72,7 @@ class Store:
         except FileNotFoundError:
             return None
         files = about["files"]
-        if any(file_sha256(entry / "files" / name) != sha for name, sha in files.items()):
+        if any(sha256_file(entry / "files" / name) != sha for name, sha in files.items()):
             shutil.rmtree(entry)
             return None
         for name in files:
@@ -120,7 +93,7 @@ class Store:
             sums = {}
             for name in files:
                 atomic_copy(folder / name, draft / "files" / name)
-                sums[name] = file_sha256(draft / "files" / name)
+                sums[name] = sha256_file(draft / "files" / name)
             atomic_write_text(draft / "entry.json",
                               json.dumps({**about, "files": sums}, indent=1) + "\n")
             self.entry(key).parent.mkdir(parents=True, exist_ok=True)

@@ -45,11 +45,13 @@ def stored_runner(graph: Graph, store: Store, outcome: Outcome) -> Runner:
 
     def runner(name: str, step: Step):
         stage = run_stage(step.action)
+        if step.on_target:  # a deployment or a measurement on the target: always for real
+            return stage
         task = step.task()
         writes = [str(Path(t).resolve().relative_to(root)) for t in task["targets"]]
 
         def run(**kwargs: Any) -> object:
-            key = stage_key(step.action, step.inputs.digest(), task["file_dep"], writes)
+            key = stage_key(step, task["file_dep"], writes)
             with store.lock(key):
                 if store.restore(key, root) is not None:
                     outcome.tasks[name] = "stored"
@@ -78,8 +80,8 @@ def kept_folders(graph: Graph) -> dict[tuple[str, str], list[str]]:
     later step reads (with Vitis: an engine's exported IP, read by synth:system). The store keeps
     them with the step's files, so a copied step leaves what a computed one would."""
     root = graph.paths.root.resolve()
-    steps = [step for _, group in graph.stages() for step in group]
-    folders = [[Path(f).resolve() for f in flatten_files(s.folders.values())] for s in steps]
+    steps = [step for _, group in graph.stages() for step in group if not step.on_target]
+    folders = [[Path(f).resolve() for f in flatten_files(s.untracked.values())] for s in steps]
     seen: set[Path] = set()
     kept = {}
     for i, step in enumerate(steps):

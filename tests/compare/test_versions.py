@@ -47,7 +47,7 @@ def test_compare_two_commits(repository, built):
     result = json.loads((repository / "artifacts" / "tiny" / "compare.json").read_text())
     assert result["changed_keys"] == {"model.generator.num_bottleneck_blocks": [2, 1]}
     # The model's inputs differ (and the package's provenance); what reads the model follows.
-    assert result["rebuild"] == ["model", "overlay"]
+    assert result["rebuild"] == ["model", "overlay", "validate:target"]
     assert {"quantize", "compile", "csim:decoder", "synth:system"} <= set(result["may_follow"])
     assert set(result["engines"].values()) == {"unknown (compile both versions)"}
     # v1 is not built under its own name yet: the comparison says how to build it.

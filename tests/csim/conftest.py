@@ -3,7 +3,7 @@
 import pytest
 
 from grace_flow.csim.build import build_engine
-from grace_flow.csim.engines import EngineLibrary
+from grace_flow.runtime.engines import EngineLibrary
 from grace_flow.csim.selftest import spec_hash
 from grace_flow.hls.render import render_engine
 from grace_flow.engines.spec import default_spec

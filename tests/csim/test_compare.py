@@ -7,7 +7,7 @@ import pytest
 from csim_support import assert_exact, run_case
 
 from grace_flow.csim.ddr import Ddr, first_mismatch
-from grace_flow.csim.engines import EngineError
+from grace_flow.runtime.engines import EngineError
 from grace_flow.quant import numerics as nx
 
 

@@ -5,7 +5,7 @@ import pytest
 from csim_support import assert_case
 
 from grace_flow.csim.cases import make_case
-from grace_flow.csim.engines import EngineError
+from grace_flow.runtime.engines import EngineError
 from grace_flow.engines.spec import default_spec
 
 CASES = 64

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from grace_flow.csim import stage
-from grace_flow.csim.engines import EngineLibrary
+from grace_flow.runtime.engines import EngineLibrary
 from grace_flow.csim.selftest import spec_hash
 from grace_flow.csim.stage import SelftestError, csim_engine
 from grace_flow.engines.spec import default_spec

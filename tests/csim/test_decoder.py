@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from decoder_support import GEOMETRY, compile_tiny, random_frames, tiny_qgraph
 
+from grace_flow.csim.emulated import emulated_runner, load_engines
+from grace_flow.csim.mismatch import compare_with_golden, mismatch_text
 from grace_flow.engines.program import Instruction, Program
-from grace_flow.csim.emulator import (Emulator, EmulatorError, compare_with_golden, load_engines,
-                                      mismatch_text)
+from grace_flow.runtime.engines import EngineLibrary
+from grace_flow.runtime.runner import RunnerError
 from grace_flow.quant.golden import run_golden
 
 VARIANTS = {
@@ -29,7 +31,8 @@ def _emulator(folder, build_dir, qgraph):
     program = Program.load(folder / "compile" / "program.json")
     engines = load_engines(folder / "compile" / "specs", build_dir,
                            [i.engine for i in program.instructions])
-    return program, Emulator(program, (folder / "compile" / "weights.bin").read_bytes(), engines)
+    weights = (folder / "compile" / "weights.bin").read_bytes()
+    return program, emulated_runner(program, weights, engines), engines
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +43,7 @@ def default(tmp_path_factory, build_dir):
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_decoder_is_bit_exact_with_golden(tmp_path, build_dir, variant):
     qgraph = tiny_qgraph(seed=3, **VARIANTS[variant])
-    program, emulator = _emulator(tmp_path, build_dir, qgraph)
+    program, emulator, _ = _emulator(tmp_path, build_dir, qgraph)
     kp = qgraph.shapes["kp_source"][0]
     images, kp_source, kp_driving = random_frames(3, kp, seed=7)
     golden = run_golden(qgraph, images, kp_source, kp_driving)
@@ -61,7 +64,7 @@ def test_key_work_runs_once_per_gop_and_stays_bit_exact(default):
     """One key frame, then frames that skip the key instructions: their outputs (read by the
     frame instructions after earlier frames ran) are still in DDR, every tensor equals the
     golden model's, which recomputes everything."""
-    program, emulator = default
+    program, emulator, engines = default
     qgraph = tiny_qgraph()
     images, kp_source, kp_driving = random_frames(4, 4, seed=21)
     images, kp_source = np.repeat(images[:1], 4, axis=0), np.repeat(kp_source[:1], 4, axis=0)
@@ -78,19 +81,18 @@ def test_key_work_runs_once_per_gop_and_stays_bit_exact(default):
         assert set(tensors) >= set(golden)  # key tensors reported on frames that skipped them
         predictions.append(outputs["prediction"])
     assert not np.array_equal(predictions[1], predictions[2])  # the frames really differ
-    with pytest.raises(EmulatorError, match="must reuse the key frame"):
+    with pytest.raises(RunnerError, match="must reuse the key frame"):
         emulator.run_decoder(images[0][::-1].copy(), kp_source[0], kp_driving[0],
                              new_key_frame=False)
 
 
 def test_skipped_key_instructions_do_not_run(default):
-    program, emulator = default
+    program, emulator, engines = default
     images, kp_source, kp_driving = random_frames(1, 4, seed=22)
     runs = []
-    engines = dict(emulator.engines)
-    counting = Emulator(program, bytes(emulator.ddr[slice(*_span(program.weights))]),
-                        {name: _Counting(lib, runs) for name, lib in engines.items()})
-    with pytest.raises(EmulatorError, match="must reuse the key frame"):
+    counting = emulated_runner(program, bytes(emulator.ddr[slice(*_span(program.weights))]),
+                               {name: _Counting(lib, runs) for name, lib in engines.items()})
+    with pytest.raises(RunnerError, match="must reuse the key frame"):
         counting.run_decoder(images[0], kp_source[0], kp_driving[0], new_key_frame=False)
     counting.run_decoder(images[0], kp_source[0], kp_driving[0])
     assert len(runs) == len(program.instructions)
@@ -100,14 +102,14 @@ def test_skipped_key_instructions_do_not_run(default):
 
 
 class _Counting:
-    """An engine library that records each run."""
+    """An engine library that records each run (its packed registers)."""
 
-    def __init__(self, library, runs: list):
-        self.library, self.runs = library, runs
+    def __init__(self, library: EngineLibrary, runs: list):
+        self.library, self.runs, self.engine = library, runs, library.engine
 
-    def run(self, ddr, registers):
-        self.runs.append(registers)
-        return self.library.run(ddr, registers)
+    def call(self, ddr, values):
+        self.runs.append(values.copy())
+        return self.library.call(ddr, values)
 
 
 @pytest.mark.parametrize("tensor, index, engine, node, offset", [
@@ -120,7 +122,7 @@ class _Counting:
 ])
 def test_perturbed_golden_names_the_first_differing_instruction(default, tensor, index, engine,
                                                                  node, offset):
-    program, emulator = default
+    program, emulator, engines = default
     images, kp_source, kp_driving = random_frames(1, 4, seed=9)
     _, tensors = emulator.run_decoder(images[0], kp_source[0], kp_driving[0], every_tensor=True)
     golden = {k: v[0] for k, v in run_golden(tiny_qgraph(), images, kp_source, kp_driving).items()}
@@ -157,22 +159,22 @@ def _shuffled(program: Program, rng) -> Program:
 
 
 def test_reordering_independent_instructions_keeps_results(default):
-    program, emulator = default
+    program, emulator, engines = default
     images, kp_source, kp_driving = random_frames(1, 4, seed=11)
     reference, _ = emulator.run_decoder(images[0], kp_source[0], kp_driving[0])
     rng = np.random.default_rng(0)
     for _ in range(3):
         shuffled = _shuffled(program, rng)
         assert [i.node for i in shuffled.instructions] != [i.node for i in program.instructions]
-        other = Emulator(shuffled, bytes(emulator.ddr[slice(*_span(program.weights))]),
-                         emulator.engines)
+        other = emulated_runner(shuffled, bytes(emulator.ddr[slice(*_span(program.weights))]),
+                                engines)
         outputs, _ = other.run_decoder(images[0], kp_source[0], kp_driving[0])
         assert all(np.array_equal(outputs[k], reference[k]) for k in reference)
 
 
 def test_ignoring_a_dependency_changes_results(default):
     """Run one consumer before the producer it waits for: the output differs."""
-    program, emulator = default
+    program, emulator, engines = default
     images, kp_source, kp_driving = random_frames(1, 4, seed=12)
     reference, _ = emulator.run_decoder(images[0], kp_source[0], kp_driving[0])
     final = next(i for i, ins in enumerate(program.instructions) if ins.node == "final")
@@ -181,7 +183,7 @@ def test_ignoring_a_dependency_changes_results(default):
     broken = Program([Instruction(i.engine, i.node, i.registers, []) for i in swapped],
                      program.ddr_bytes, program.weights, program.arena, program.tensors,
                      program.io)
-    other = Emulator(broken, bytes(emulator.ddr[slice(*_span(program.weights))]), emulator.engines)
+    other = emulated_runner(broken, bytes(emulator.ddr[slice(*_span(program.weights))]), engines)
     outputs, _ = other.run_decoder(images[0], kp_source[0], kp_driving[0])
     assert not np.array_equal(outputs["prediction"], reference["prediction"])
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from grace_flow.csim.cases import generate_cases
-from grace_flow.csim.engines import EngineError
+from grace_flow.runtime.engines import EngineError
 from grace_flow.csim.selftest import selftest_engine
 from grace_flow.engines.registers import ENGINES
 from grace_flow.engines.spec import default_spec

@@ -6,7 +6,7 @@ from csim_support import assert_case
 
 from grace_flow.csim.cases import make_case
 from grace_flow.csim.ddr import Ddr
-from grace_flow.csim.engines import EngineError
+from grace_flow.runtime.engines import EngineError
 from grace_flow.engines.spec import default_spec
 
 CASES = 60

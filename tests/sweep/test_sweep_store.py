@@ -10,19 +10,29 @@ from doit_helpers import TINY_WORKFLOW
 from grace_flow.config import load_workflow
 from grace_flow.sweep.store import Store, stage_key
 from grace_flow.sweep.variant import kept_folders
+from grace_flow.tasks import EngineInputs, Step
 from grace_flow.tasks import Graph
+
+
+def _step(action="grace_flow.hls.stage:hls_engine", engine="conv", tools=()):
+    return Step("s", "a step", action, EngineInputs(engine=engine), tools=tools)
 
 
 def test_the_key_follows_content_not_paths(tmp_path):
     for name, text in {"a.txt": "same", "b.txt": "same", "c.txt": "other"}.items():
         (tmp_path / name).write_text(text)
-    key = stage_key("m:f", "digest", [str(tmp_path / "a.txt")], ["out.json"])
-    assert stage_key("m:f", "digest", [str(tmp_path / "b.txt")], ["out.json"]) == key
-    changed = [stage_key("m:f", "digest", [str(tmp_path / "c.txt")], ["out.json"]),
-               stage_key("m:f", "other digest", [str(tmp_path / "a.txt")], ["out.json"]),
-               stage_key("m:g", "digest", [str(tmp_path / "a.txt")], ["out.json"]),
-               stage_key("m:f", "digest", [str(tmp_path / "a.txt")], ["other.json"])]
-    assert key not in changed and len(set(changed)) == 4
+    key = stage_key(_step(), [str(tmp_path / "a.txt")], ["out.json"])
+    assert stage_key(_step(), [str(tmp_path / "b.txt")], ["out.json"]) == key
+    changed = [stage_key(_step(), [str(tmp_path / "c.txt")], ["out.json"]),
+               stage_key(_step(engine="upsample"), [str(tmp_path / "a.txt")], ["out.json"]),
+               stage_key(_step("grace_flow.hls.stage:other"), [str(tmp_path / "a.txt")],
+                         ["out.json"]),
+               stage_key(_step(), [str(tmp_path / "a.txt")], ["other.json"]),
+               # another stage module: other code; another tool: another version
+               stage_key(_step("grace_flow.csim.stage:hls_engine"), [str(tmp_path / "a.txt")],
+                         ["out.json"]),
+               stage_key(_step(tools=("g++",)), [str(tmp_path / "a.txt")], ["out.json"])]
+    assert key not in changed and len(set(changed)) == 6
 
 
 def test_saved_files_and_folders_come_back_byte_for_byte(tmp_path):

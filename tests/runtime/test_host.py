@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from grace_flow.csim.host import HostError, kp_to_q13
+from grace_flow.runtime.host import HostError, kp_to_q13
 from grace_flow.quant.numerics import kp_to_fixed
 
 

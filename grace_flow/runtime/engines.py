@@ -13,6 +13,12 @@ class EngineError(FlowError):
     """An engine refused an instruction (its status code) or got malformed registers."""
 
 
+def status_text(status: int) -> str:
+    """'status <n> <NAME>: <meaning>' of an engine's return value (the STATUS table)."""
+    name, meaning = STATUS.get(status, ("UNKNOWN", "unknown status"))
+    return f"status {status} {name}: {meaning}"
+
+
 class EngineLibrary:
     """One engine's C-sim shared library; ``run`` executes one instruction on a DDR buffer."""
 
@@ -39,16 +45,20 @@ class EngineLibrary:
             values[self._index[name]] = value & 0xFFFFFFFF
         return values
 
-    def run(self, ddr: np.ndarray, regs: dict[str, int]) -> None:
-        """Run one instruction on ``ddr`` (1-D contiguous uint8); EngineError if refused."""
+    def call(self, ddr: np.ndarray, values: np.ndarray) -> int:
+        """Run one instruction on ``ddr`` (1-D contiguous uint8) with packed register ``values``
+        (the uint32 array of :meth:`pack`); returns the engine's status code (0: done)."""
         if ddr.dtype != np.uint8 or ddr.ndim != 1 or not ddr.flags.c_contiguous:
             raise EngineError(f"{self.engine}: DDR must be a 1-D contiguous uint8 array")
         if not ddr.flags.writeable:
             raise EngineError(f"{self.engine}: DDR buffer is read-only")
-        values = self.pack(regs)
-        status = self._function(
+        values = np.ascontiguousarray(values, dtype=np.uint32)
+        return self._function(
             ddr.ctypes.data, ddr.size, values.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32))
         )
+
+    def run(self, ddr: np.ndarray, regs: dict[str, int]) -> None:
+        """Run one instruction on ``ddr`` (1-D contiguous uint8); EngineError if refused."""
+        status = self.call(ddr, self.pack(regs))
         if status != 0:
-            name, meaning = STATUS.get(status, ("UNKNOWN", "unknown status"))
-            raise EngineError(f"{self.engine}: status {status} {name}: {meaning}")
+            raise EngineError(f"{self.engine}: {status_text(status)}")
