@@ -26,7 +26,7 @@ from doit_helpers import copy_project, run_project  # noqa: E402
 def timed(project: Path, *args: str) -> tuple[float, list[str]]:
     """Seconds of one doit run in ``project`` and the tasks it executed."""
     start = time.perf_counter()
-    run = run_project(project, *args)
+    run = run_project(project, *args, timeout=None)
     seconds = time.perf_counter() - start
     if run.returncode != 0:
         raise SystemExit(f"incremental.py: doit {' '.join(args)} failed:\n{run.stdout[-2000:]}")

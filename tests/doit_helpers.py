@@ -49,10 +49,13 @@ class DoitRun:
         self.skipped = sorted(line[3:].strip() for line in lines if line.startswith("-- "))
 
 
-def run_doit(folder: Path, *args: str, dodo: Path = REPO / "dodo.py", env=None) -> DoitRun:
-    """Run doit with ``dodo`` (the repo's dodo.py) inside ``folder``."""
+def run_doit(folder: Path, *args: str, dodo: Path = REPO / "dodo.py", env=None,
+             timeout: float | None = 600) -> DoitRun:
+    """Run doit with ``dodo`` (the repo's dodo.py) inside ``folder``; a test's run is bounded
+    by ``timeout`` seconds, a benchmark's full build (``None``) is not."""
     command = [sys.executable, "-m", "doit", "-f", str(dodo), "-d", str(folder), *args]
-    return DoitRun(subprocess.run(command, capture_output=True, text=True, timeout=600, env=env))
+    return DoitRun(subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                                  env=env))
 
 
 #: What a project copy holds: the code, the templates, the boards and the entry point.
@@ -72,10 +75,10 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
-def run_project(project: Path, *args: str) -> DoitRun:
+def run_project(project: Path, *args: str, timeout: float | None = 600) -> DoitRun:
     """Run doit in a project copy, on the copy's code (it comes first on the import path)."""
     env = {**os.environ, "PYTHONPATH": str(project)}
-    return run_doit(project, *args, dodo=project / "dodo.py", env=env)
+    return run_doit(project, *args, dodo=project / "dodo.py", env=env, timeout=timeout)
 
 
 def kill_during(project: Path, task: str, delay: float, *args: str) -> bool:
