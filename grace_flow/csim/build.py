@@ -16,8 +16,8 @@ from grace_flow.runtime.build import (COMPILER, BuildError, compile_library, com
 # -O3 -march=native: g++ fully unrolls the engines' UNROLL loops and vectorizes the MAC loops
 # with this CPU's widest integer SIMD (bench/csim.py); the build key, the C-sim report and the
 # overlay's engines.json carry the CPU target that resolves to, so a library is only ever
-# loaded on the CPU it was built for. -fopenmp-simd: the `omp simd` loops vectorize, no runtime.
-FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-std=c++17", "-shared", "-fPIC", "-Wall",
+# loaded on the CPU it was built for. -pthread: conv's C-sim entry runs halves on two threads.
+FLAGS = ("-O3", "-march=native", "-pthread", "-std=c++17", "-shared", "-fPIC", "-Wall",
          "-Wextra", "-Werror", "-Wno-unknown-pragmas")
 _DIAGNOSTIC = re.compile(
     r"^(?P<file>[^:\s]+):(?P<line>\d+):(?:\d+:)? (?:fatal )?error: (?P<msg>.*)$"
