@@ -212,9 +212,10 @@ def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool
     nearest x2 upsample (pixel (r, c) of the upsampled image is x[r // 2, c // 2]); the padding
     and stride apply to the upsampled size.
 
-    Computed as an integer GEMM over im2col patches (columns ordered like the OIHW weights), in
-    float32 BLAS over slices of at most _EXACT_F32_TERMS taps·channels, each exact, whose
-    results are summed in int32 (the bound check below keeps every sum inside int32).
+    Computed as integer GEMMs in float32 BLAS over at most _EXACT_F32_TERMS taps·channels each
+    (every one exact), summed in int32 (the bound check below keeps every sum inside int32):
+    at stride 1 one GEMM per tap on the padded input itself (_conv_shifted), else over im2col
+    patches.
     """
     x = _require(x, np.int8, "x")
     weight = _require(weight, np.int8, "weight")
@@ -237,6 +238,9 @@ def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool
         x = x.repeat(2, axis=2).repeat(2, axis=3)
     padded = np.zeros((batch, channels, in_h + 2 * padding, in_w + 2 * padding), np.float32)
     padded[:, :, padding:padding + in_h, padding:padding + in_w] = x
+    if stride == 1:
+        return np.stack([_conv_shifted(image, weight, out_h, out_w) for image in padded]
+                        ) + bias[None, :, None, None]
     # [N, C, Ho, Wo, kh, kw] view of every output pixel's window.
     windows = np.lib.stride_tricks.sliding_window_view(padded, (kernel_h, kernel_w), axis=(2, 3))
     windows = windows[:, :, :(out_h - 1) * stride + 1:stride, :(out_w - 1) * stride + 1:stride]
@@ -255,6 +259,35 @@ def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool
                 total += (weights[:, part] @ patches[:, part].T).astype(np.int32)
             acc[image, :, row:row + rows] = total.reshape(out_channels, rows, out_w)
     return acc + bias[None, :, None, None]
+
+
+def _conv_shifted(padded: np.ndarray, weight: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """Stride-1 conv of one zero-padded float32 image [C, Hp, Wp] -> int32 [O, out_h, out_w].
+
+    With the image flattened row by row, output pixel (r, c) at flat position r·Wp + c reads
+    tap (ky, kx) at that position + ky·Wp + kx: each tap is one GEMM on a contiguous slice of
+    the image (no patch copy); the Wp − out_w positions past each row's end are computed and
+    dropped. Taps are summed in float32 while at most _EXACT_F32_TERMS products are, then in
+    int32.
+    """
+    channels, _, padded_w = padded.shape
+    out_channels, _, kernel_h, kernel_w = weight.shape
+    flat = padded.reshape(channels, -1)
+    span = (out_h - 1) * padded_w + out_w
+    # [kh, kw, O, C], C-contiguous: BLAS needs a unit stride in each tap's matrix.
+    taps = np.ascontiguousarray(weight.transpose(2, 3, 0, 1), dtype=np.float32)
+    slice_c = min(channels, _EXACT_F32_TERMS)
+    group = _EXACT_F32_TERMS // slice_c  # taps per exact float32 sum
+    offsets = [(ky, kx) for ky in range(kernel_h) for kx in range(kernel_w)]
+    total = np.zeros((out_channels, out_h * padded_w), dtype=np.int32)
+    for c0 in range(0, channels, slice_c):
+        for t0 in range(0, len(offsets), group):
+            part = np.zeros((out_channels, span), dtype=np.float32)
+            for ky, kx in offsets[t0:t0 + group]:
+                start = ky * padded_w + kx
+                part += taps[ky, kx, :, c0:c0 + slice_c] @ flat[c0:c0 + slice_c, start:start + span]
+            total[:, :span] += part.astype(np.int32)
+    return total.reshape(out_channels, out_h, padded_w)[:, :, :out_w]
 
 
 def avg_pool2x2(x) -> np.ndarray:

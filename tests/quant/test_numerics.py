@@ -589,15 +589,16 @@ def test_conv2d_gemm_equals_the_per_tap_conv_on_random_cases():
                               _per_tap_conv(x, w, bias, stride, padding, upsample))
 
 
-def test_conv2d_gemm_exact_beyond_one_float32_slice():
-    # 130 channels x 9 taps = 1170 terms: two float32 slices; all products at the 2^14 extreme.
+@pytest.mark.parametrize("channels,kernel,stride", [(130, 3, 1), (130, 3, 2), (1100, 1, 1)])
+def test_conv2d_gemm_exact_beyond_one_float32_slice(channels, kernel, stride):
+    # More than 2^10 terms per output (several float32 sums; at 1100 channels, channel slices),
+    # all products at the 2^14 extreme, and random.
     rng = rng_for(12)
     for fill in (-128, None):
-        shape = (1, 130, 6, 5)
+        shape, w_shape = (1, channels, 6, 5), (3, channels, kernel, kernel)
         x = np.full(shape, -128, np.int8) if fill else rng.integers(-128, 128, shape, np.int8)
-        w = (np.full((3, 130, 3, 3), -128, np.int8) if fill
-             else rng.integers(-128, 128, (3, 130, 3, 3), np.int8))
+        w = np.full(w_shape, -128, np.int8) if fill else rng.integers(-128, 128, w_shape, np.int8)
         bias = np.array([1000, -7, 0], np.int32)
-        got = nm.conv2d_int8(x, w, bias, 1, 1, False)
-        assert np.array_equal(got, _per_tap_conv(x, w, bias, 1, 1, False))
-    assert got.dtype == np.int32
+        got = nm.conv2d_int8(x, w, bias, stride, kernel // 2, False)
+        assert got.dtype == np.int32
+        assert np.array_equal(got, _per_tap_conv(x, w, bias, stride, kernel // 2, False))
