@@ -15,10 +15,10 @@
 // once (an upsampled source row fills both of its band rows).
 //
 // Cfg (generated, <engine>_config.h): MAX_IN_C, MAX_OUT_C, MAX_W (widest row as read, after
-// upsample), ROW_WORDS (64-bit words of a MAX_W row), MAX_K, MAX_STRIDE, KERNEL_MASK /
-// STRIDE_MASK (bit n set: n supported), UNROLL_IN, UNROLL_OUT, IN_BLOCK, TILE_ROWS,
-// HAS_RELU / HAS_POOL / HAS_UPSAMPLE / HAS_RESIDUAL, IN_ROWS, KK, and `regs`, the register
-// struct. The GF_STATUS_* and GF_CONV_* constants come from the config too.
+// upsample), ROW_WORDS (64-bit words of a MAX_W row), ROW_BYTES (8 · ROW_WORDS), MAX_K,
+// MAX_STRIDE, KERNEL_MASK / STRIDE_MASK (bit n set: n supported), UNROLL_IN, UNROLL_OUT,
+// IN_BLOCK, TILE_ROWS, HAS_RELU / HAS_POOL / HAS_UPSAMPLE / HAS_RESIDUAL, IN_ROWS, KK, and
+// `regs`, the register struct. The GF_STATUS_* and GF_CONV_* constants come from the config too.
 #ifndef CONV_ENGINE_H
 #define CONV_ENGINE_H
 
