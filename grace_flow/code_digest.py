@@ -82,9 +82,10 @@ def code_files(module: str) -> tuple[Path, ...]:
 
 @functools.lru_cache(maxsize=None)
 def tool_version(tool: str) -> str:
-    """What identifies ``tool``: a Python distribution's version, g++'s first --version line, a
-    vendor tool's resolved path (its install folder names the release; running it takes
-    seconds), or 'missing'."""
+    """What identifies ``tool``: a Python distribution's version, g++'s first --version line and
+    the CPU target -march=native resolves to (C-sim libraries are built for this CPU), a vendor
+    tool's resolved path (its install folder names the release; running it takes seconds), or
+    'missing'."""
     try:
         return importlib.metadata.version(tool)
     except importlib.metadata.PackageNotFoundError:
@@ -95,7 +96,12 @@ def tool_version(tool: str) -> str:
     if tool in ("g++", "gcc"):
         out = subprocess.run([executable, "--version"], capture_output=True, text=True,
                              check=False)
-        return out.stdout.splitlines()[0] if out.stdout else "unknown"
+        version = out.stdout.splitlines()[0] if out.stdout else "unknown"
+        if tool == "g++":
+            from grace_flow.runtime.build import native_target
+
+            version += f"; {native_target()}"
+        return version
     return os.path.realpath(executable)
 
 

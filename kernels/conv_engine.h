@@ -15,10 +15,10 @@
 // once (an upsampled source row fills both of its band rows).
 //
 // Cfg (generated, <engine>_config.h): MAX_IN_C, MAX_OUT_C, MAX_W (widest row as read, after
-// upsample), ROW_WORDS (64-bit words of a MAX_W row), MAX_K, MAX_STRIDE, KERNEL_MASK /
-// STRIDE_MASK (bit n set: n supported), UNROLL_IN, UNROLL_OUT, IN_BLOCK, TILE_ROWS,
-// HAS_RELU / HAS_POOL / HAS_UPSAMPLE / HAS_RESIDUAL, IN_ROWS, KK, and `regs`, the register
-// struct. The GF_STATUS_* and GF_CONV_* constants come from the config too.
+// upsample), ROW_WORDS (64-bit words of a MAX_W row), ROW_BYTES (8 · ROW_WORDS), MAX_K,
+// MAX_STRIDE, KERNEL_MASK / STRIDE_MASK (bit n set: n supported), UNROLL_IN, UNROLL_OUT,
+// IN_BLOCK, TILE_ROWS, HAS_RELU / HAS_POOL / HAS_UPSAMPLE / HAS_RESIDUAL, IN_ROWS, KK, and
+// `regs`, the register struct. The GF_STATUS_* and GF_CONV_* constants come from the config too.
 #ifndef CONV_ENGINE_H
 #define CONV_ENGINE_H
 
@@ -116,6 +116,16 @@ static inline uint64_t conv_spread(uint64_t v) {
     return out;
 }
 
+// Word j of a band row, its 8 bytes written in one cycle: xin is reshaped by 8 along the row
+// (conv_top), so this is one write of one 64-bit word of the memory.
+template <class Cfg>
+void conv_put_word(int8_t row[Cfg::ROW_BYTES], int j, uint64_t v) {
+    for (int b = 0; b < 8; ++b) {
+#pragma HLS UNROLL
+        row[8 * j + b] = gf_byte(v, b);
+    }
+}
+
 // DDR → one copy of the step buffers: the input band of the step's input block (upsampled,
 // rows outside the image zeroed), the weights of (output block, input block), the bias on a
 // tile's first step and the requant parameters and residual rows on its last. A copy that
@@ -131,7 +141,7 @@ static inline uint64_t conv_spread(uint64_t v) {
 // 8 columns and written to both band rows it makes (src_rows ≈ inside band rows / 2).
 template <class Cfg>
 void conv_load(const uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom& g, int s,
-               uint64_t xin[Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_WORDS],
+               int8_t xin[Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_BYTES],
                int8_t w[Cfg::UNROLL_OUT][Cfg::IN_BLOCK][Cfg::KK], int32_t bias[Cfg::UNROLL_OUT],
                int32_t mult[Cfg::UNROLL_OUT], int32_t rmult[Cfg::UNROLL_OUT],
                uint8_t shift[Cfg::UNROLL_OUT],
@@ -179,8 +189,8 @@ void conv_load(const uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom&
             const int n = g.up ? (left < 4 ? left : 4) : (left < 8 ? left : 8);
             uint64_t v = 0;
             if (src) v = g.up ? conv_spread(in.take(n)) : in.take(n);
-            if (rr >= 0) xin[i][rr][j] = v;
-            if (src && g.up && rr + 1 < in_rows) xin[i][rr + 1][j] = v;
+            if (rr >= 0) conv_put_word<Cfg>(xin[i][rr], j, v);
+            if (src && g.up && rr + 1 < in_rows) conv_put_word<Cfg>(xin[i][rr + 1], j, v);
             left -= n;
             if (++j == row_words) {
                 j = 0;
@@ -266,12 +276,12 @@ static inline int8_t conv_requant(int32_t acc, int32_t mult, int32_t rmult, uint
 // (one output per cycle, packed 8 to a word).
 template <class Cfg>
 void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
-                  const uint64_t xin[Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_WORDS],
+                  const int8_t xin[Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_BYTES],
                   const int8_t w[Cfg::UNROLL_OUT][Cfg::IN_BLOCK][Cfg::KK],
                   const int32_t bias[Cfg::UNROLL_OUT], const int32_t mult[Cfg::UNROLL_OUT],
                   const int32_t rmult[Cfg::UNROLL_OUT], const uint8_t shift[Cfg::UNROLL_OUT],
                   const uint64_t res[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::ROW_WORDS],
-                  int32_t acc[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::MAX_W],
+                  int32_t acc[Cfg::TILE_ROWS][Cfg::MAX_W][Cfg::UNROLL_OUT],
                   uint64_t out[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::ROW_WORDS]) {
     if (s < 0 || s >= g.n_steps) return;
     const int t = s / g.n_in, ib = s % g.n_in;
@@ -286,16 +296,17 @@ void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
             const int tap = ky * k + kx;
             for (int gi = 0; gi < groups; ++gi) {
                 const bool start = ib == 0 && ky == 0 && kx == 0 && gi == 0;
-                // The pass's UNROLL_OUT × UNROLL_IN weights, a channel beyond the block as 0 (it
-                // then contributes 0 whatever its input word holds).
-                int32_t wt[Cfg::UNROLL_OUT][Cfg::UNROLL_IN];
+                // The pass's UNROLL_IN × UNROLL_OUT weights, a channel beyond the block as 0 (it
+                // then contributes 0 whatever its input byte holds). [u][o]: a pixel's MACs are
+                // UNROLL_IN updates of the UNROLL_OUT accumulators (one SIMD vector in C-sim).
+                int32_t wt[Cfg::UNROLL_IN][Cfg::UNROLL_OUT];
 #pragma HLS ARRAY_PARTITION variable = wt complete dim = 0
-                for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
+                for (int u = 0; u < Cfg::UNROLL_IN; ++u) {
 #pragma HLS UNROLL
-                    for (int u = 0; u < Cfg::UNROLL_IN; ++u) {
+                    for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
 #pragma HLS UNROLL
                         const int i = gi * Cfg::UNROLL_IN + u;
-                        wt[o][u] = i < nb ? static_cast<int32_t>(w[o][i][tap]) : 0;
+                        wt[u][o] = i < nb ? static_cast<int32_t>(w[o][i][tap]) : 0;
                     }
                 }
                 int rr = 0, c = 0;
@@ -303,30 +314,26 @@ void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
 #pragma HLS PIPELINE II = 1
 #pragma HLS DEPENDENCE variable = acc inter false
                     const int col = c * stride + kx - p;
-                    // A padding column reads as 0: word 0, byte 0, masked.
+                    // A padding column reads as 0.
                     const bool inside = col >= 0 && col < g.in_w;
-                    const int at = inside ? col : 0;
-                    const int32_t keep = inside ? -1 : 0;
                     const int row = rr * stride + ky;
                     int32_t a[Cfg::UNROLL_OUT];
 #pragma HLS ARRAY_PARTITION variable = a complete dim = 0
                     for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
 #pragma HLS UNROLL
-                        a[o] = start ? bias[o] : acc[o][rr][c];
+                        a[o] = start ? bias[o] : acc[rr][c][o];
                     }
                     for (int u = 0; u < Cfg::UNROLL_IN; ++u) {
 #pragma HLS UNROLL
-                        const int i = gi * Cfg::UNROLL_IN + u;
-                        const int32_t x =
-                            static_cast<int32_t>(gf_byte(xin[i][row][at >> 3], at & 7)) & keep;
+                        const int32_t x = inside ? xin[gi * Cfg::UNROLL_IN + u][row][col] : 0;
                         for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
 #pragma HLS UNROLL
-                            a[o] += x * wt[o][u];
+                            a[o] += x * wt[u][o];
                         }
                     }
                     for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
 #pragma HLS UNROLL
-                        acc[o][rr][c] = a[o];
+                        acc[rr][c][o] = a[o];
                     }
                     if (++c == g.out_w) {
                         c = 0;
@@ -348,7 +355,7 @@ void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
 #pragma HLS PIPELINE II = 1
                 const int8_t rv = residual ? gf_byte(res[o][rr][c >> 3], c & 7)
                                            : static_cast<int8_t>(0);
-                const int8_t v = conv_requant(acc[o][rr][c], mult[o], rmult[o], shift[o], rv,
+                const int8_t v = conv_requant(acc[rr][c][o], mult[o], rmult[o], shift[o], rv,
                                               residual, relu);
                 word |= static_cast<uint64_t>(static_cast<uint8_t>(v)) << (8 * (c & 7));
                 if ((c & 7) == 7 || c == g.out_w - 1) {
@@ -415,7 +422,7 @@ void conv_store(uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom& g, i
 // accumulator is the compute stage's own (one tile at a time).
 template <class Cfg>
 struct ConvBuffers {
-    uint64_t xin[2][Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_WORDS];
+    int8_t xin[2][Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_BYTES];
     int8_t w[2][Cfg::UNROLL_OUT][Cfg::IN_BLOCK][Cfg::KK];
     int32_t bias[2][Cfg::UNROLL_OUT];
     int32_t mult[2][Cfg::UNROLL_OUT];
@@ -423,7 +430,7 @@ struct ConvBuffers {
     uint8_t shift[2][Cfg::UNROLL_OUT];
     uint64_t res[2][Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::ROW_WORDS];
     uint64_t out[2][Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::ROW_WORDS];
-    int32_t acc[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::MAX_W];
+    int32_t acc[Cfg::TILE_ROWS][Cfg::MAX_W][Cfg::UNROLL_OUT];
 };
 
 // Stage s of the step pipeline with copy P: load step s into copy P, compute step s−1 from copy

@@ -16,12 +16,11 @@ import numpy as np
 from decoder_support import compile_tiny, tiny_qgraph
 
 from grace_flow.codec import decode_file, encode_file
-from grace_flow.csim.build import FLAGS, build_engine
+from grace_flow.csim.build import build_engine, build_info
 from grace_flow.hls.render import render_engine
 from grace_flow.overlay.package import package_overlay
 from grace_flow.overlay.runtime_files import runtime_files
 from grace_flow.quant.golden import run_golden
-from grace_flow.runtime.build import compiler_version
 from grace_flow.runtime.decode import frame_inputs, frame_sha256
 
 FRAMES, GOP = 3, 2
@@ -66,7 +65,7 @@ def _package(folder: Path, out: Path, workflow_hash: str) -> Path:
         out, toolchain="estimate", program_bin=compiled / "program.bin",
         program_json=compiled / "program.json", weights_bin=compiled / "weights.bin",
         workflow_hash=workflow_hash, versions={"test": "1"}, engine_sources=sources,
-        build={"compiler": compiler_version(), "flags": list(FLAGS)}, runtime=runtime_files(),
+        build=build_info(), runtime=runtime_files(),
         engine_libs=libraries, repo_dir=folder)
 
 
@@ -87,4 +86,4 @@ def build_tiny_board(folder: Path, clips: int = 2, seed: int = 0) -> TinyBoard:
         predictions = run_golden(qgraph, *frame_inputs(decode_file(path)))["prediction"]
         golden.append([frame_sha256(p) for p in predictions])
     return TinyBoard(folder, package, bitstreams, originals, golden, qgraph,
-                     {"compiler": compiler_version(), "flags": list(FLAGS)})
+                     build_info())

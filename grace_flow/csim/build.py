@@ -9,17 +9,26 @@ import re
 from pathlib import Path
 
 from grace_flow.hls.render import source_origin
-from grace_flow.runtime.build import COMPILER, BuildError, compile_library
+from grace_flow.runtime.build import (COMPILER, BuildError, compile_library, compiler_version,
+                                      native_target)
 
 # -Wno-unknown-pragmas: the `#pragma HLS` lines are for vitis_hls; g++ must ignore them quietly.
-# -O3 (portable: no -march): g++ then fully unrolls the engines' UNROLL loops (bench/csim.py).
-FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror",
-         "-Wno-unknown-pragmas")
+# -O3 -march=native: g++ fully unrolls the engines' UNROLL loops and vectorizes the MAC loops
+# with this CPU's widest integer SIMD (bench/csim.py); the build key, the C-sim report and the
+# overlay's engines.json carry the CPU target that resolves to, so a library is only ever
+# loaded on the CPU it was built for. -pthread: conv's C-sim entry runs halves on two threads.
+FLAGS = ("-O3", "-march=native", "-pthread", "-std=c++17", "-shared", "-fPIC", "-Wall",
+         "-Wextra", "-Werror", "-Wno-unknown-pragmas")
 _DIAGNOSTIC = re.compile(
     r"^(?P<file>[^:\s]+):(?P<line>\d+):(?:\d+:)? (?:fatal )?error: (?P<msg>.*)$"
 )
 
-__all__ = ["FLAGS", "BuildError", "build_engine"]
+__all__ = ["FLAGS", "BuildError", "build_engine", "build_info"]
+
+
+def build_info() -> dict:
+    """How the C-sim libraries are built here: compiler version, flags, the -march=native CPU."""
+    return {"compiler": compiler_version(), "flags": list(FLAGS), "target": native_target()}
 
 
 def _first_error(engine: str, log_path: Path) -> str:

@@ -14,7 +14,7 @@ import re
 import time
 from pathlib import Path
 
-from grace_flow.csim.build import build_engine
+from grace_flow.csim.build import build_engine, build_info
 from grace_flow.runtime.engines import EngineLibrary
 from grace_flow.csim.selftest import Failure, selftest_engine
 from grace_flow.errors import FlowError
@@ -47,14 +47,16 @@ def csim_engine(engine: str, spec_path, sources_dir, build_dir, report_path, lib
     """Build ``engine`` from ``sources_dir`` (cached in ``build_dir``), self-test ``count``
     cases, write the JSON report and the tested library to ``library_path``.
 
-    Returns the report (selftest_engine's). Raises a one-line SelftestError naming the first
+    Returns the report (selftest_engine's, with the build_info the library was built with).
+    Raises a one-line SelftestError naming the first
     mismatch and the report when a case is not bit-exact (the library is not written then).
     """
     spec = read_spec(engine, spec_path)
     sources_dir = Path(sources_dir)
     _check_sources(engine, spec, sources_dir)
     built = build_engine(sources_dir, engine, build_dir)
-    report = selftest_engine(engine, spec, EngineLibrary(built, engine), count=count)
+    report = {**selftest_engine(engine, spec, EngineLibrary(built, engine), count=count),
+              "build": build_info()}
     atomic_write_text(report_path, json.dumps(report, indent=2) + "\n")
     if report["first_failure"] is None:
         atomic_write_bytes(library_path, built.read_bytes())

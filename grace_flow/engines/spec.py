@@ -161,6 +161,8 @@ def engine_constants(engine: str, spec: dict) -> dict[str, int]:
             "MAX_W": spec["max_width"],
             # 64-bit words of the widest row as read (input band, residual and output rows).
             "ROW_WORDS": -(-spec["max_width"] // 8),
+            # The input band's row in bytes (a whole number of words: one memory word each).
+            "ROW_BYTES": 8 * -(-spec["max_width"] // 8),
             "MAX_K": max_k,
             "MAX_STRIDE": max_stride,
             "KK": max_k * max_k,

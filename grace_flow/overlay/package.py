@@ -110,7 +110,7 @@ def package_overlay(folder: str | Path, *, toolchain: str, program_bin: Path, pr
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, staging / name)
         atomic_write_text(staging / REGISTER_MAP, json.dumps(register_map, indent=1) + "\n")
-        build_info = {"compiler": build["compiler"], "flags": list(build["flags"]), "engines": {
+        build_info = {**build, "flags": list(build["flags"]), "engines": {
             engine: {"library": f"engines/{engine}.so" if engine_libs else None,
                      "sources": f"engines/{engine}"} for engine in sorted(engine_sources)}}
         atomic_write_text(staging / BUILD_INFO, json.dumps(build_info, indent=1) + "\n")

@@ -13,14 +13,6 @@ def _gxx_version() -> str:
     return out.stdout.splitlines()[0] if out.returncode == 0 and out.stdout else "unknown"
 
 
-def _engine_build() -> dict:
-    """How the C-sim libraries were built: the compiler version and the flags."""
-    from grace_flow.csim.build import FLAGS
-    from grace_flow.runtime.build import compiler_version
-
-    return {"compiler": compiler_version(), "flags": list(FLAGS)}
-
-
 def build_overlay(
     out_dir: Path,
     *,
@@ -37,6 +29,7 @@ def build_overlay(
     """Package program, weights, the engines (the bitstream + .hwh of a vitis build, or the
     emulated engines' C-sim ``libraries``) with their C++ sources (``engine_sources``: engine ->
     folder), and the board-side runtime."""
+    from grace_flow.csim.build import build_info
     from grace_flow.overlay.package import package_overlay
     from grace_flow.overlay.runtime_files import runtime_files
 
@@ -51,7 +44,7 @@ def build_overlay(
         "workflow_hash": workflow_hash,
         "versions": versions,
         "engine_sources": engine_sources,
-        "build": _engine_build(),
+        "build": build_info(),
         "runtime": runtime_files(),
     }
     if system["toolchain"] == "vitis":

@@ -3,8 +3,8 @@
 Every function that takes integer tensors is an engine operation: integers in, integers out, no
 floating point touches a value. C-sim and the board must reproduce these results bit for bit.
 docs/numerics.md states the same formulas with the bit width of every intermediate and the
-argument that none overflows; the Python evaluates in int64 (or float64 where that is provably
-exact) only because numpy has no narrower accumulators worth using.
+argument that none overflows; the Python evaluates in int64 (or float32 / float64 where that is
+provably exact) only because numpy has no narrower accumulators worth using.
 
 Functions that take float scales (quantize_multiplier, residual_params, channel_affine_params,
 kp_to_fixed) derive integer parameters once, at compile time or once per frame on the host; the
@@ -197,12 +197,25 @@ def channel_affine(x, mult, shift, bias_q, relu: bool) -> np.ndarray:
 # --- convolution engine --------------------------------------------------------------------------
 
 
+#: Products per float32 partial sum of the conv GEMM: every |x·w| <= 2^14, so any partial sum of
+#: at most 2^10 of them is an integer of magnitude <= 2^24, exact in float32 whatever order BLAS
+#: adds in (and with or without FMA).
+_EXACT_F32_TERMS = 1 << 10
+#: im2col rows per GEMM (bounds the float32 patch matrix to ~32 MB).
+_PATCH_ELEMENTS = 1 << 23
+
+
 def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool) -> np.ndarray:
     """int8 NCHW x int8 OIHW + int32 bias [O] -> int32 accumulator [N,O,Ho,Wo].
 
     Zero padding of `padding` pixels on each side. With upsample_input, the input is read as its
     nearest x2 upsample (pixel (r, c) of the upsampled image is x[r // 2, c // 2]); the padding
     and stride apply to the upsampled size.
+
+    Computed as integer GEMMs in float32 BLAS over at most _EXACT_F32_TERMS taps·channels each
+    (every one exact), summed in int32 (the bound check below keeps every sum inside int32):
+    at stride 1 one GEMM per tap on the padded input itself (_conv_shifted), else over im2col
+    patches.
     """
     x = _require(x, np.int8, "x")
     weight = _require(weight, np.int8, "weight")
@@ -211,8 +224,7 @@ def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool
     out_channels, weight_channels, kernel_h, kernel_w = weight.shape
     if weight_channels != channels or bias.shape != (out_channels,):
         raise ValueError(f"conv2d_int8: x {x.shape}, weight {weight.shape}, bias {bias.shape}")
-    # Worst case |acc|: every product is at most 128 * 128. Within int32 this also keeps every
-    # float64 partial sum below 2^53, so the BLAS matmul below is exact whatever its order.
+    # Worst case |acc|: every product is at most 128 * 128.
     worst = channels * kernel_h * kernel_w * (1 << 14) + int(np.abs(bias.astype(np.int64)).max())
     if worst > INT32_MAX:
         raise ValueError(f"conv2d_int8: accumulator bound {worst} exceeds int32")
@@ -222,22 +234,60 @@ def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool
     out_w = (in_w + 2 * padding - kernel_w) // stride + 1
     if stride < 1 or padding < 0 or out_h < 1 or out_w < 1:
         raise ValueError(f"conv2d_int8: stride {stride}, padding {padding} on {in_h}x{in_w}")
-    row_starts = np.arange(out_h) * stride - padding
-    col_starts = np.arange(out_w) * stride - padding
-    acc = np.zeros((batch, out_h, out_w, out_channels), dtype=np.float64)
-    for tap_y in range(kernel_h):
-        rows = row_starts + tap_y
-        row_ok = (rows >= 0) & (rows < in_h)
-        source_rows = np.clip(rows, 0, in_h - 1) // factor
-        for tap_x in range(kernel_w):
-            cols = col_starts + tap_x
-            inside = row_ok[:, None] & ((cols >= 0) & (cols < in_w))[None, :]
-            source_cols = np.clip(cols, 0, in_w - 1) // factor
-            patch = x[:, :, source_rows[:, None], source_cols[None, :]].astype(np.float64)
-            patch *= inside
-            acc += np.tensordot(patch, weight[:, :, tap_y, tap_x].astype(np.float64), ([1], [1]))
-    acc = acc.transpose(0, 3, 1, 2) + bias.astype(np.float64)[None, :, None, None]
-    return acc.astype(np.int32)
+    if upsample_input:
+        x = x.repeat(2, axis=2).repeat(2, axis=3)
+    padded = np.zeros((batch, channels, in_h + 2 * padding, in_w + 2 * padding), np.float32)
+    padded[:, :, padding:padding + in_h, padding:padding + in_w] = x
+    if stride == 1:
+        return np.stack([_conv_shifted(image, weight, out_h, out_w) for image in padded]
+                        ) + bias[None, :, None, None]
+    # [N, C, Ho, Wo, kh, kw] view of every output pixel's window.
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kernel_h, kernel_w), axis=(2, 3))
+    windows = windows[:, :, :(out_h - 1) * stride + 1:stride, :(out_w - 1) * stride + 1:stride]
+    terms = channels * kernel_h * kernel_w
+    weights = weight.reshape(out_channels, terms).astype(np.float32)  # [O, C·kh·kw]
+    acc = np.empty((batch, out_channels, out_h, out_w), dtype=np.int32)
+    band = max(1, _PATCH_ELEMENTS // (out_w * terms))
+    for image in range(batch):
+        for row in range(0, out_h, band):
+            rows = min(band, out_h - row)
+            # [rows·Wo, C·kh·kw]: the one copy of the input per output pixel and tap.
+            patches = windows[image, :, row:row + rows].transpose(1, 2, 0, 3, 4).reshape(-1, terms)
+            total = np.zeros((out_channels, rows * out_w), dtype=np.int32)
+            for first in range(0, terms, _EXACT_F32_TERMS):
+                part = slice(first, first + _EXACT_F32_TERMS)
+                total += (weights[:, part] @ patches[:, part].T).astype(np.int32)
+            acc[image, :, row:row + rows] = total.reshape(out_channels, rows, out_w)
+    return acc + bias[None, :, None, None]
+
+
+def _conv_shifted(padded: np.ndarray, weight: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """Stride-1 conv of one zero-padded float32 image [C, Hp, Wp] -> int32 [O, out_h, out_w].
+
+    With the image flattened row by row, output pixel (r, c) at flat position r·Wp + c reads
+    tap (ky, kx) at that position + ky·Wp + kx: each tap is one GEMM on a contiguous slice of
+    the image (no patch copy); the Wp − out_w positions past each row's end are computed and
+    dropped. Taps are summed in float32 while at most _EXACT_F32_TERMS products are, then in
+    int32.
+    """
+    channels, _, padded_w = padded.shape
+    out_channels, _, kernel_h, kernel_w = weight.shape
+    flat = padded.reshape(channels, -1)
+    span = (out_h - 1) * padded_w + out_w
+    # [kh, kw, O, C], C-contiguous: BLAS needs a unit stride in each tap's matrix.
+    taps = np.ascontiguousarray(weight.transpose(2, 3, 0, 1), dtype=np.float32)
+    slice_c = min(channels, _EXACT_F32_TERMS)
+    group = _EXACT_F32_TERMS // slice_c  # taps per exact float32 sum
+    offsets = [(ky, kx) for ky in range(kernel_h) for kx in range(kernel_w)]
+    total = np.zeros((out_channels, out_h * padded_w), dtype=np.int32)
+    for c0 in range(0, channels, slice_c):
+        for t0 in range(0, len(offsets), group):
+            part = np.zeros((out_channels, span), dtype=np.float32)
+            for ky, kx in offsets[t0:t0 + group]:
+                start = ky * padded_w + kx
+                part += taps[ky, kx, :, c0:c0 + slice_c] @ flat[c0:c0 + slice_c, start:start + span]
+            total[:, :span] += part.astype(np.int32)
+    return total.reshape(out_channels, out_h, padded_w)[:, :, :out_w]
 
 
 def avg_pool2x2(x) -> np.ndarray:

@@ -29,9 +29,8 @@ class EngineLibrary:
         self._index = register_index(engine)
         self._function = getattr(ctypes.CDLL(str(Path(library_path))), f"{engine}_csim")
         self._function.restype = ctypes.c_int
-        self._function.argtypes = [
-            ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(ctypes.c_uint32)
-        ]
+        # Plain addresses: building numpy's .ctypes view costs more than a small instruction.
+        self._function.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_void_p]
 
     def pack(self, regs: dict[str, int]) -> np.ndarray:
         """The uint32 register array for ``regs``: absent ones are 0, int32 values allowed."""
@@ -53,9 +52,8 @@ class EngineLibrary:
         if not ddr.flags.writeable:
             raise EngineError(f"{self.engine}: DDR buffer is read-only")
         values = np.ascontiguousarray(values, dtype=np.uint32)
-        return self._function(
-            ddr.ctypes.data, ddr.size, values.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32))
-        )
+        return self._function(ddr.__array_interface__["data"][0], ddr.size,
+                              values.__array_interface__["data"][0])
 
     def run(self, ddr: np.ndarray, regs: dict[str, int]) -> None:
         """Run one instruction on ``ddr`` (1-D contiguous uint8); EngineError if refused."""

@@ -1,10 +1,11 @@
 """The emulated engines of a package: its prebuilt libraries where they fit, else built here.
 
 The overlay package carries each engine's C++ sources (engines/<engine>/) and engines.json (the
-g++ flags and version they were built with); the emulated overlay also carries the libraries built
-on the host (engines/<engine>.so). On a target those do not fit (an ARM board, another machine
-type, a C++ runtime they do not load against), the runtime builds the engine from the sources
-with the target's g++ and the same flags, into a cache folder, and says so.
+g++ flags and version they were built with, and the CPU target -march=native meant there); the
+emulated overlay also carries the libraries built on the host (engines/<engine>.so). On a target
+those do not fit (an ARM board, another machine type or CPU, a C++ runtime they do not load
+against), the runtime builds the engine from the sources with the target's g++ and the same
+flags, into a cache folder, and says so.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from grace_flow.runtime.build import compile_library, compiler_version
+from grace_flow.runtime.build import NATIVE, compile_library, compiler_version, native_target
 from grace_flow.runtime.engines import EngineLibrary
 
 BUILD_INFO = "engines.json"
@@ -32,14 +33,17 @@ def elf_target(path: Path) -> str:
     return f"ELF {32 * head[4]}-bit {_MACHINES.get(machine, f'machine {machine}')}"
 
 
-def _misfit(library: Path | None) -> str | None:
-    """Why the prebuilt ``library`` cannot run here, or None when it can."""
+def _misfit(library: Path | None, info: dict) -> str | None:
+    """Why the prebuilt ``library`` (built as engines.json ``info`` says) cannot run here, or
+    None when it can."""
     if library is None or not library.is_file():
         return "the package has no prebuilt library"
     here = elf_target(Path(os.path.realpath(sys.executable)))
     there = elf_target(library)
     if there != here:
         return f"the prebuilt {library.name} is {there}, this target {here}"
+    if NATIVE in info["flags"] and info.get("target") != native_target():
+        return f"the prebuilt {library.name} was built {NATIVE} for another CPU"
     return None
 
 
@@ -51,7 +55,7 @@ def package_libraries(folder: Path, engines, cache_dir: Path,
     for engine in sorted(set(engines)):
         entry = info["engines"][engine]
         prebuilt = Path(folder) / entry["library"] if entry.get("library") else None
-        reason = _misfit(prebuilt)
+        reason = _misfit(prebuilt, info)
         if reason is None:
             try:
                 result[engine] = (EngineLibrary(prebuilt, engine), "prebuilt")

@@ -58,7 +58,14 @@ struct CountingReader : GfReader {
 #undef GfReader
 
 using Cfg = conv_cfg;
-using Xin = uint64_t[Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_WORDS];
+using Xin = int8_t[Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_BYTES];
+
+// Word j of a band row (its 8 bytes, little-endian).
+static uint64_t xin_word(const int8_t* row, int j) {
+    uint64_t v;
+    std::memcpy(&v, row + 8 * j, 8);
+    return v;
+}
 
 // The row-by-row input load conv_load replaced: one reader and one loop per band row.
 static void ref_load(const uint64_t* ddr, const Cfg::regs& r, const ConvGeom& g, int s, Xin xin) {
@@ -85,7 +92,7 @@ static void ref_load(const uint64_t* ddr, const Cfg::regs& r, const ConvGeom& g,
                 const int n = g.up ? (left < 4 ? left : 4) : (left < 8 ? left : 8);
                 uint64_t v = 0;
                 if (inside) v = g.up ? conv_spread(in.take(n)) : in.take(n);
-                xin[i][rr][j] = v;
+                std::memcpy(&xin[i][rr][8 * j], &v, 8);
             }
         }
     }
@@ -130,7 +137,8 @@ static std::string check(const std::vector<int>& a, long& steps, long& n_opens, 
                 for (int j = 0; j < Cfg::ROW_WORDS; ++j) {
                     const int cols = g.in_w - 8 * j;  // meaningful bytes of a written word
                     const uint64_t mask = j < row_words ? gf_byte_mask(cols) : ~0ull;
-                    if ((got->xin[P][i][rr][j] ^ want->xin[P][i][rr][j]) & mask)
+                    if ((xin_word(got->xin[P][i][rr], j) ^ xin_word(want->xin[P][i][rr], j)) &
+                        mask)
                         return "FAIL xin channel " + std::to_string(i) + " row " +
                                std::to_string(rr) + " word " + std::to_string(j) + at;
                 }

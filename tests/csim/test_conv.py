@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from csim_support import assert_case
 
+from grace_flow.csim import cases, cases_conv
 from grace_flow.csim.cases import make_case
 from grace_flow.runtime.engines import EngineError
 from grace_flow.engines.spec import default_spec
@@ -20,6 +21,22 @@ def _case(index: int):
 def test_conv_matches_golden(engine_library, case):
     """Every fused variant, kernel 1/3/5/7, stride 1/2, padding, odd sizes: bit-exact."""
     assert_case(engine_library("conv"), _case(case))
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_conv_halves_on_two_threads_are_bit_exact(engine_library, monkeypatch, index):
+    """An instruction of 2^20 MACs or more with a word-aligned output runs its output-channel
+    halves on two threads (conv_top.cpp.j2): every kernel × stride, fused ops, still bit-exact."""
+    layer = cases_conv._layer
+
+    def large(spec, rng, i):
+        return {**layer(spec, rng, i), "in_c": 64, "out_c": 64 + i, "in_h": 32, "in_w": 32}
+
+    monkeypatch.setattr(cases_conv, "_layer", large)
+    rng = np.random.default_rng(100 + index)
+    draft = cases_conv.conv_case(SPEC, rng, index)
+    draft.outputs = [(register, want, 8) for register, want, _ in draft.outputs]
+    assert_case(engine_library("conv"), cases._place("conv", index, rng, draft))
 
 
 def test_conv_cases_cover_the_grid():

@@ -553,3 +553,52 @@ def test_grid_sample_precision_against_torch():
         align_corners=False,
     ).numpy()
     assert np.abs(got - expected).max() <= 0.63
+
+
+def _per_tap_conv(x, w, bias, stride, padding, upsample):
+    """The previous conv2d_int8: one float64 tensordot per tap over gathered, masked inputs."""
+    factor = 2 if upsample else 1
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    in_h, in_w = h * factor, wd * factor
+    ho, wo = (in_h + 2 * padding - kh) // stride + 1, (in_w + 2 * padding - kw) // stride + 1
+    rows0, cols0 = np.arange(ho) * stride - padding, np.arange(wo) * stride - padding
+    acc = np.zeros((n, ho, wo, o))
+    for ky, kx in np.ndindex(kh, kw):
+        rows, cols = rows0 + ky, cols0 + kx
+        inside = ((rows >= 0) & (rows < in_h))[:, None] & ((cols >= 0) & (cols < in_w))[None, :]
+        patch = x[:, :, np.clip(rows, 0, in_h - 1)[:, None] // factor,
+                  np.clip(cols, 0, in_w - 1)[None, :] // factor].astype(np.float64) * inside
+        acc += np.tensordot(patch, w[:, :, ky, kx].astype(np.float64), ([1], [1]))
+    return (acc.transpose(0, 3, 1, 2) + bias[None, :, None, None]).astype(np.int32)
+
+
+def test_conv2d_gemm_equals_the_per_tap_conv_on_random_cases():
+    rng = rng_for(11)
+    for _ in range(200):
+        kernel = int(rng.choice([1, 3, 5, 7]))
+        stride, upsample = int(rng.integers(1, 3)), bool(rng.integers(0, 2))
+        padding = int(rng.integers(0, kernel // 2 + 1))
+        h, wd = (int(v) for v in rng.integers(max(1, kernel - 2 * padding), 12, 2))
+        c, o = (int(v) for v in rng.integers(1, 24, 2))
+        n = int(rng.integers(1, 3))
+        x = rng.integers(-128, 128, (n, c, h, wd), dtype=np.int8)
+        w = rng.integers(-128, 128, (o, c, kernel, kernel), dtype=np.int8)
+        bias = rng.integers(-(1 << 24), 1 << 24, o).astype(np.int32)
+        assert np.array_equal(nm.conv2d_int8(x, w, bias, stride, padding, upsample),
+                              _per_tap_conv(x, w, bias, stride, padding, upsample))
+
+
+@pytest.mark.parametrize("channels,kernel,stride", [(130, 3, 1), (130, 3, 2), (1100, 1, 1)])
+def test_conv2d_gemm_exact_beyond_one_float32_slice(channels, kernel, stride):
+    # More than 2^10 terms per output (several float32 sums; at 1100 channels, channel slices),
+    # all products at the 2^14 extreme, and random.
+    rng = rng_for(12)
+    for fill in (-128, None):
+        shape, w_shape = (1, channels, 6, 5), (3, channels, kernel, kernel)
+        x = np.full(shape, -128, np.int8) if fill else rng.integers(-128, 128, shape, np.int8)
+        w = np.full(w_shape, -128, np.int8) if fill else rng.integers(-128, 128, w_shape, np.int8)
+        bias = np.array([1000, -7, 0], np.int32)
+        got = nm.conv2d_int8(x, w, bias, stride, kernel // 2, False)
+        assert got.dtype == np.int32
+        assert np.array_equal(got, _per_tap_conv(x, w, bias, stride, kernel // 2, False))
