@@ -16,7 +16,8 @@
 //
 // Cfg (generated, <engine>_config.h): MAX_IN_C, MAX_OUT_C, MAX_W (widest row as read, after
 // upsample), ROW_WORDS (64-bit words of a MAX_W row), MAX_K, MAX_STRIDE, KERNEL_MASK /
-// STRIDE_MASK (bit n set: n supported), UNROLL_IN, UNROLL_OUT, IN_BLOCK, TILE_ROWS,
+// STRIDE_MASK (bit n set: n supported), UNROLL_IN, UNROLL_OUT, MACS_PER_DSP (1 or 2: dsp_pack.h),
+// IN_BLOCK, TILE_ROWS,
 // HAS_RELU / HAS_POOL / HAS_UPSAMPLE / HAS_RESIDUAL, IN_ROWS, KK, and `regs`, the register
 // struct. The GF_STATUS_* and GF_CONV_* constants come from the config too.
 #ifndef CONV_ENGINE_H
@@ -24,6 +25,7 @@
 
 #include <cstdint>
 
+#include "dsp_pack.h"
 #include "grace_ddr.h"
 #include "grace_numerics.h"
 
@@ -261,7 +263,8 @@ static inline int8_t conv_requant(int32_t acc, int32_t mult, int32_t rmult, uint
 }
 
 // One step of MACs into the tile's accumulator: per tap and group of UNROLL_IN input channels,
-// one pipelined pass over the band's output pixels doing UNROLL_OUT × UNROLL_IN MACs per cycle.
+// one pipelined pass over the band's output pixels doing UNROLL_OUT × UNROLL_IN MACs per cycle
+// (gf_mac: on UNROLL_IN × UNROLL_OUT / MACS_PER_DSP DSP48E1s).
 // The tile's first step starts from the bias; its last requantizes the accumulator into `out`
 // (one output per cycle, packed 8 to a word).
 template <class Cfg>
@@ -314,16 +317,14 @@ void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
 #pragma HLS UNROLL
                         a[o] = start ? bias[o] : acc[o][rr][c];
                     }
+                    int32_t x[Cfg::UNROLL_IN];
+#pragma HLS ARRAY_PARTITION variable = x complete dim = 0
                     for (int u = 0; u < Cfg::UNROLL_IN; ++u) {
 #pragma HLS UNROLL
                         const int i = gi * Cfg::UNROLL_IN + u;
-                        const int32_t x =
-                            static_cast<int32_t>(gf_byte(xin[i][row][at >> 3], at & 7)) & keep;
-                        for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
-#pragma HLS UNROLL
-                            a[o] += x * wt[o][u];
-                        }
+                        x[u] = static_cast<int32_t>(gf_byte(xin[i][row][at >> 3], at & 7)) & keep;
                     }
+                    gf_mac<Cfg::UNROLL_OUT, Cfg::UNROLL_IN, Cfg::MACS_PER_DSP>(a, x, wt);
                     for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
 #pragma HLS UNROLL
                         acc[o][rr][c] = a[o];
