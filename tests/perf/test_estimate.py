@@ -7,7 +7,7 @@ from repo_paths import VENDOR
 from grace_flow.engines.program import Instruction
 from grace_flow.engines.spec import SpecError, default_spec, round_to_unroll
 from grace_flow.synth import calibration
-from grace_flow.perf.budget import PLATFORM, BudgetError, check_budget
+from grace_flow.perf.budget import PLATFORM, BudgetError, budget, check_budget
 from grace_flow.perf.cycles import instruction_cost
 from grace_flow.perf.search import CANDIDATES, SearchError, choose_folding, most_mac_lanes
 from grace_flow.perf.estimate import (
@@ -250,3 +250,15 @@ def test_most_mac_lanes_fits_and_one_more_lane_does_not(board):
     searched, _ = choose_folding(specs, AUTO, PROGRAM, board, 100, 0.1, 64 * 64)
     assert most["lanes"] >= searched["conv"]["unroll_in"] * searched["conv"]["unroll_out"]
     assert most_mac_lanes(specs, board, 0.97) is None
+
+
+def test_search_explores_packing_and_every_pareto_point_fits(board):
+    """With macs_per_dsp auto both packings are costed; each printed point is within budget."""
+    auto = {**AUTO, "conv": [*AUTO["conv"], "macs_per_dsp"]}
+    specs = {e: default_spec(e) for e in ("conv", "grid_sample")}
+    limit = budget(board, 0.3)
+    chosen, rows = choose_folding(specs, auto, PROGRAM, board, 100, 0.3, 64 * 64, "energy")
+    assert {row["choice"]["conv.macs_per_dsp"] for row in rows} == {1, 2}
+    assert all(row["resources"][key] <= limit[key] for row in rows for key in limit)
+    # Packing frees DSPs at equal lanes, so the most energy-efficient folding packs.
+    assert chosen["conv"]["macs_per_dsp"] == 2
