@@ -264,7 +264,7 @@ static inline int8_t conv_requant(int32_t acc, int32_t mult, int32_t rmult, uint
 
 // One step of MACs into the tile's accumulator: per tap and group of UNROLL_IN input channels,
 // one pipelined pass over the band's output pixels doing UNROLL_OUT × UNROLL_IN MACs per cycle
-// (gf_mac: on UNROLL_IN × UNROLL_OUT / MACS_PER_DSP DSP48E1s).
+// (gf_mac: on UNROLL_IN × ⌈UNROLL_OUT / MACS_PER_DSP⌉ DSP48E1s).
 // The tile's first step starts from the bias; its last requantizes the accumulator into `out`
 // (one output per cycle, packed 8 to a word).
 template <class Cfg>
