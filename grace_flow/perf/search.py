@@ -29,6 +29,9 @@ CANDIDATES = {
     ("grid_sample", "unroll_channels"): (1, 2, 4, 8),
     ("grid_sample", "band_rows"): (4, 8, 16),
 }
+#: Keys searched only beside another auto key of their engine: alone they keep the spec's
+#: default (packed), so a workflow that fixes the folding keeps its hardware.
+COMPANION_KEYS = {("conv", "macs_per_dsp")}
 OBJECTIVES = ("latency", "energy")
 
 

@@ -1,6 +1,8 @@
 """The estimate backend: exact figures of the formulas for known specs, the calibration against
 the fixture reports, the budget message, and the design-space search."""
 
+from types import SimpleNamespace
+
 import pytest
 from repo_paths import VENDOR
 
@@ -262,3 +264,20 @@ def test_search_explores_packing_and_every_pareto_point_fits(board):
     assert all(row["resources"][key] <= limit[key] for row in rows for key in limit)
     # Packing frees DSPs at equal lanes, so the most energy-efficient folding packs.
     assert chosen["conv"]["macs_per_dsp"] == 2
+
+
+
+def test_packing_alone_is_not_searched(board):
+    """A workflow that fixes the folding keeps the packed default (no search); beside an auto
+    unroll, packing is searched too."""
+    from grace_flow.compile.stage import size_folding
+
+    program = SimpleNamespace(instructions=PROGRAM)
+    specs = {e: default_spec(e) for e in ("conv", "grid_sample")}
+    fixed = {"conv": {"unroll_in": 4, "unroll_out": 4, "tile_rows": 2, "macs_per_dsp": "auto"},
+             "grid_sample": {"unroll_channels": 4, "band_rows": 8}}
+    kwargs = dict(clock_mhz=100, margin=0.3, pixels=64 * 64, objective="energy", gop=1)
+    assert size_folding(program, specs, fixed, board, **kwargs) == (specs, [])
+    searched = {**fixed, "conv": {**fixed["conv"], "unroll_out": "auto"}}
+    _, rows = size_folding(program, specs, searched, board, **kwargs)
+    assert all(set(row["choice"]) == {"conv.unroll_out", "conv.macs_per_dsp"} for row in rows)
