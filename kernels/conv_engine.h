@@ -17,13 +17,15 @@
 // Cfg (generated, <engine>_config.h): MAX_IN_C, MAX_OUT_C, MAX_W (widest row as read, after
 // upsample), ROW_WORDS (64-bit words of a MAX_W row), ROW_BYTES (8 · ROW_WORDS), MAX_K,
 // MAX_STRIDE, KERNEL_MASK / STRIDE_MASK (bit n set: n supported), UNROLL_IN, UNROLL_OUT,
-// IN_BLOCK, TILE_ROWS, HAS_RELU / HAS_POOL / HAS_UPSAMPLE / HAS_RESIDUAL, IN_ROWS, KK, and
-// `regs`, the register struct. The GF_STATUS_* and GF_CONV_* constants come from the config too.
+// MACS_PER_DSP (1 or 2: dsp_pack.h), IN_BLOCK, TILE_ROWS, HAS_RELU / HAS_POOL / HAS_UPSAMPLE /
+// HAS_RESIDUAL, IN_ROWS, KK, and `regs`, the register struct. The GF_STATUS_* and GF_CONV_*
+// constants come from the config too.
 #ifndef CONV_ENGINE_H
 #define CONV_ENGINE_H
 
 #include <cstdint>
 
+#include "dsp_pack.h"
 #include "grace_ddr.h"
 #include "grace_numerics.h"
 
@@ -271,7 +273,8 @@ static inline int8_t conv_requant(int32_t acc, int32_t mult, int32_t rmult, uint
 }
 
 // One step of MACs into the tile's accumulator: per tap and group of UNROLL_IN input channels,
-// one pipelined pass over the band's output pixels doing UNROLL_OUT × UNROLL_IN MACs per cycle.
+// one pipelined pass over the band's output pixels doing UNROLL_OUT × UNROLL_IN MACs per cycle
+// (gf_mac: on UNROLL_IN × ⌈UNROLL_OUT / MACS_PER_DSP⌉ DSP48E1s).
 // The tile's first step starts from the bias; its last requantizes the accumulator into `out`
 // (one output per cycle, packed 8 to a word).
 template <class Cfg>
@@ -323,14 +326,13 @@ void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
 #pragma HLS UNROLL
                         a[o] = start ? bias[o] : acc[rr][c][o];
                     }
+                    int32_t x[Cfg::UNROLL_IN];
+#pragma HLS ARRAY_PARTITION variable = x complete dim = 0
                     for (int u = 0; u < Cfg::UNROLL_IN; ++u) {
 #pragma HLS UNROLL
-                        const int32_t x = inside ? xin[gi * Cfg::UNROLL_IN + u][row][col] : 0;
-                        for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
-#pragma HLS UNROLL
-                            a[o] += x * wt[u][o];
-                        }
+                        x[u] = inside ? xin[gi * Cfg::UNROLL_IN + u][row][col] : 0;
                     }
+                    gf_mac<Cfg::UNROLL_OUT, Cfg::UNROLL_IN, Cfg::MACS_PER_DSP>(a, x, wt);
                     for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
 #pragma HLS UNROLL
                         acc[rr][c][o] = a[o];

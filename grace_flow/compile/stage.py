@@ -18,12 +18,13 @@ def _json(value) -> str:
 def size_folding(program, specs: dict, engine_settings: dict, board, *, clock_mhz: float,
                  margin: float, pixels: int, objective: str, gop: int) -> tuple:
     """Run the design-space search on the ``auto`` unroll/tile keys (if any); (specs, pareto)."""
-    from grace_flow.perf.search import CANDIDATES, choose_folding
+    from grace_flow.perf.search import CANDIDATES, COMPANION_KEYS, choose_folding
 
     auto_keys = {engine: [key for key, value in settings.items()
                           if value == "auto" and (engine, key) in CANDIDATES]
                  for engine, settings in engine_settings.items()}
-    auto_keys = {engine: keys for engine, keys in auto_keys.items() if keys}
+    auto_keys = {engine: keys for engine, keys in auto_keys.items()
+                 if any((engine, key) not in COMPANION_KEYS for key in keys)}
     if not auto_keys:
         return specs, []
     growable = {engine: [key for key in spec if engine_settings.get(engine, {}).get(key, "auto")

@@ -2,7 +2,7 @@
 
 Case i uses kernel kernel_sizes[i mod K] and stride strides[(i div K) mod S], so K × S cases cover
 the grid; the fused features are drawn among those the spec has. Every 8th case has extreme
-weights (saturating outputs); fixed residues of i reach max_in_channels, max_out_channels and
+weights and activations (saturating outputs); fixed residues of i reach max_in_channels, max_out_channels and
 the widest row as read.
 """
 
@@ -94,6 +94,9 @@ def conv_case(spec: dict, rng: np.random.Generator, index: int) -> Draft:
     k, in_c, out_c = p["kernel"], p["in_c"], p["out_c"]
     x = rng.integers(-128, 128, (1, in_c, p["in_h"], p["in_w"]), dtype=np.int8)
     if p["saturate"]:
+        # Extreme activations too: products of ±128 · 127 fill a packed DSP chain's low field
+        # to its limit (kernels/dsp_pack.h).
+        x = rng.choice(np.array([-128, 127], dtype=np.int8), x.shape)
         w = rng.choice(np.array([-127, 127], dtype=np.int8), (out_c, in_c, k, k))
     else:
         w = rng.integers(-127, 128, (out_c, in_c, k, k), dtype=np.int8)

@@ -26,6 +26,8 @@ _DEFAULTS = {
         "strides": [1, 2],
         "unroll_in": 4,
         "unroll_out": 4,
+        # Two int8 MACs per DSP48E1 (kernels/dsp_pack.h), or 1: one per DSP.
+        "macs_per_dsp": 2,
         "in_block": 16,
         "tile_rows": 2,
         "features": ["relu", "pool", "upsample", "residual"],
@@ -125,6 +127,7 @@ def check_spec(engine: str, spec: dict) -> None:
         _sizes(engine, spec, "strides", 4)
         _count(engine, spec, "unroll_in", 1, 64)
         _count(engine, spec, "unroll_out", 1, 64)
+        _count(engine, spec, "macs_per_dsp", 1, 2)
         _count(engine, spec, "in_block", 1, 4096)
         _count(engine, spec, "tile_rows", 1, 64)
         features = _names(engine, spec, "features", list(CONV_FLAGS))
@@ -171,6 +174,7 @@ def engine_constants(engine: str, spec: dict) -> dict[str, int]:
             "STRIDE_MASK": sum(1 << s for s in set(spec["strides"])),
             "UNROLL_IN": spec["unroll_in"],
             "UNROLL_OUT": spec["unroll_out"],
+            "MACS_PER_DSP": spec["macs_per_dsp"],
             # Input channels buffered per step: in_block rounded up to whole unroll_in groups,
             # never more than an instruction can have (max_in_channels is a multiple too).
             "IN_BLOCK": min(-(-spec["in_block"] // spec["unroll_in"]) * spec["unroll_in"],

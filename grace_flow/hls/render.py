@@ -1,8 +1,8 @@
 """Render an engine's sources for a spec: generated config + top, hand-written headers copied.
 
 The output folder is self-contained (what g++ and vitis_hls compile): <engine>_config.h and
-<engine>_top.cpp from kernels/*.j2, next to copies of kernels/<engine>_engine.h and
-kernels/grace_numerics.h. Every file is written only when its content changes.
+<engine>_top.cpp from kernels/*.j2, next to copies of kernels/<engine>_engine.h, the shared
+headers and the engine's own (sources.ENGINE_HEADERS). Every file is written only when its content changes.
 """
 
 import hashlib
@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from grace_flow.fsutil import write_if_changed
-from grace_flow.hls.sources import KERNELS, SHARED_HEADERS, template_names
+from grace_flow.hls.sources import ENGINE_HEADERS, KERNELS, SHARED_HEADERS, template_names
 from grace_flow.engines.registers import CONV_FLAGS, MODES, REGISTERS, STATUS
 from grace_flow.engines.spec import SpecError, check_spec, engine_constants
 from grace_flow.templating import strict_environment
@@ -63,7 +63,8 @@ def render_engine(engine_name: str, spec: dict, out_dir) -> list[Path]:
         f"{engine_name}_config.h": env.get_template("engine_config.h.j2").render(context),
         f"{engine_name}_top.cpp": env.get_template(f"{engine_name}_top.cpp.j2").render(context),
     }
-    for header in (*SHARED_HEADERS, f"{engine_name}_engine.h"):
+    for header in (*SHARED_HEADERS, *ENGINE_HEADERS.get(engine_name, ()),
+                   f"{engine_name}_engine.h"):
         files[header] = (KERNELS / header).read_text(encoding="utf-8")
     paths = []
     for name, text in files.items():

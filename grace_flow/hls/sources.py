@@ -7,6 +7,8 @@ KERNELS = Path(__file__).resolve().parents[2] / "kernels"
 SHARED_TEMPLATES = ("engine_config.h.j2", "engine_top.j2")
 #: Hand-written headers every engine needs.
 SHARED_HEADERS = ("grace_numerics.h", "grace_ddr.h")
+#: Hand-written headers of one engine besides its <engine>_engine.h.
+ENGINE_HEADERS = {"conv": ("dsp_pack.h",)}
 
 
 def template_names(engine: str) -> list[str]:
@@ -17,10 +19,11 @@ def template_names(engine: str) -> list[str]:
 def kernel_files(engine: str) -> list[Path]:
     """Every file of kernels/ that ``engine``'s sources are made from."""
     return [KERNELS / name for name in (*template_names(engine), *SHARED_HEADERS,
-                                        f"{engine}_engine.h")]
+                                        *ENGINE_HEADERS.get(engine, ()), f"{engine}_engine.h")]
 
 
 def rendered_files(engine: str) -> list[str]:
     """The names of ``engine``'s sources in its folder: generated config and top, copied
     headers."""
-    return [f"{engine}_config.h", f"{engine}_top.cpp", *SHARED_HEADERS, f"{engine}_engine.h"]
+    return [f"{engine}_config.h", f"{engine}_top.cpp", *SHARED_HEADERS,
+            *ENGINE_HEADERS.get(engine, ()), f"{engine}_engine.h"]

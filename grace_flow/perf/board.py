@@ -82,7 +82,8 @@ class Coefficient(_Strict):
 
 
 class PowerModel(_Strict):
-    """Board power: PS static and dynamic, PL static, PL dynamic per resource per MHz."""
+    """Board power: PS static and dynamic, PL static, PL dynamic per resource per MHz, and the
+    DDR chips' energy per byte moved."""
 
     ps_static_w: Coefficient
     ps_dynamic_w: Coefficient
@@ -91,6 +92,11 @@ class PowerModel(_Strict):
     bram18_w_per_mhz: Coefficient
     lut_w_per_mhz: Coefficient
     ff_w_per_mhz: Coefficient
+    ddr_j_per_byte: Coefficient
+
+    def ddr_joules(self, ddr_bytes: float) -> float:
+        """Energy in J of the DDR chips moving ``ddr_bytes`` bytes (read or written)."""
+        return self.ddr_j_per_byte.value * ddr_bytes
 
     def watts(self, resources: dict[str, int], clock_mhz: float) -> dict[str, float]:
         """Estimated power in W of a design using ``resources`` at ``clock_mhz``, by part."""

@@ -39,11 +39,13 @@ DIVIDE_CYCLES = 68
 
 @dataclass(frozen=True)
 class Cost:
-    """Modelled cost of one instruction: cycles, DDR bytes moved (read + written), int8 MACs."""
+    """Modelled cost of one instruction: cycles, DDR bytes moved (read + written), int8 MACs,
+    and of those bytes the weights read (conv)."""
 
     cycles: int
     ddr_bytes: int
     macs: int = 0
+    weight_bytes: int = 0
 
 
 def latency_cycles(board: Board, clock_mhz: float | None) -> int:
@@ -70,7 +72,7 @@ def instruction_cost(ins, spec: dict, board: Board, clock_mhz: float | None = No
     # An absent register is 0, as on the device and in C-sim.
     registers = {reg.name: ins.registers.get(reg.name, 0) for reg in REGISTERS[ins.engine]}
     cost = _MODELS[ins.engine](registers, spec, lat, lambda n: math.ceil(n / beat))
-    return Cost(cost.cycles + INSTRUCTION_OVERHEAD, cost.ddr_bytes, cost.macs)
+    return Cost(cost.cycles + INSTRUCTION_OVERHEAD, cost.ddr_bytes, cost.macs, cost.weight_bytes)
 
 
 def _classes(total: int, block: int) -> list[tuple[int, int, int]]:
@@ -118,7 +120,7 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
         if n_in > 2:
             in_blocks.insert(1, (False, False, block, n_in - 2))
     bands = [(tr, out_h // tr)] + ([(out_h % tr, 1)] if out_h % tr else [])
-    cycles = bytes_moved = 0
+    cycles = bytes_moved = weight_bytes = 0
     for rows, n_bands in bands:
         if n_bands == 0:
             continue
@@ -141,6 +143,7 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
                 store = last * ch * (lat + READER_PRIME + stored_rows * store_words)
                 steps = n_bands * count * n
                 cycles += steps * (max(load, compute, store) + STAGE_SYNC)
+                weight_bytes += steps * ch * nb * kk
                 bytes_moved += steps * (
                     loads * nb * in_rows * r["in_w"] + ch * nb * kk + first * 4 * ch
                     + last * ch * (5 + 4 * residual + residual * rows * out_w
@@ -150,7 +153,7 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
     first_rows = (min(tr, out_h) - 1) * s + k
     cycles += (first_block * (lat + READER_PRIME + _band_iterations(first_rows, up, row_words))
                + min(uo, out_c) * (lat + READER_PRIME + tr * store_words))
-    return Cost(cycles, bytes_moved, out_h * out_w * out_c * in_c * k * k)
+    return Cost(cycles, bytes_moved, out_h * out_w * out_c * in_c * k * k, weight_bytes)
 
 
 def _grid_sample(r: dict, spec: dict, lat: int, move) -> Cost:

@@ -2,7 +2,8 @@
 
 What the model assumes (docs/estimate.md holds the full table and the calibration):
 
-* DSP48E1: one per int8 × int8 MAC lane (no packing of two MACs into one DSP), one per product
+* DSP48E1: one per int8 × int8 MAC lane, or one per two lanes where the conv spec packs
+  (``macs_per_dsp`` 2, kernels/dsp_pack.h: lanes o and o + 1 share a DSP); one per product
   whose operands fit 25 × 18 bits, 2 when one operand is 32 bits wide, 4 for a 32 × 32 product.
   Plus the runtime index products of the address arithmetic, 1 DSP each (shapes fit 18 bits
   after HLS's bit-width narrowing: an assumption), counted in the kernels.
@@ -11,7 +12,8 @@ What the model assumes (docs/estimate.md holds the full table and the calibratio
   ratio (16K×1 … 512×36) that holds it. Completely partitioned arrays are registers (FF).
 * LUT/FF: ``c0 + c_dsp × DSP + c_maxi × m_axi``, the adapter cost read off public reports and
   the line fitted to real reports (see grace_flow.synth.calibration) with DSP the datapath DSPs (index products carry no
-  surrounding logic), plus LUTRAM and register bits of the buffers.
+  surrounding logic), plus LUTRAM and register bits of the buffers, plus for a packed MAC array
+  the logic dsp_pack.h adds (PACKED_LOGIC: the second weight's select, the separation).
 
 The result is the same record type as :func:`grace_flow.synth.reports.parse_report`, with
 ``kind`` "estimate" and ``tool`` "grace_flow estimate", so estimates and real reports sit side
@@ -39,6 +41,14 @@ LOGIC_COEFFICIENTS = {
 }
 #: DSP48E1 per runtime index product (operands narrowed to 18 × 25 bits: an assumption).
 INDEX_PRODUCT_DSP = 1
+#: Products one packed DSP chain sums before its two sums are separated (kernels/dsp_pack.h).
+PACK_CHAIN = 4
+#: Logic a packed MAC array adds beside the fit's per-DSP logic (counted from dsp_pack.h; an
+#: assumption until a Vitis report of the packed engine): per packed DSP the second weight's
+#: 8-bit 8:1 tap select (16 LUT) and register (8 FF); per lane pair and chain the high sum's
+#: sign fix-up (a 31-bit incrementer, 31 LUT, 32 FF of pipeline register) and, past the first
+#: chain, the two 32-bit adds of the separated sums into the lanes (64 LUT).
+PACKED_LOGIC = {"LUT": {"dsp": 16, "chain": 31, "add": 64}, "FF": {"dsp": 8, "chain": 32, "add": 0}}
 
 
 def bram18_tiles(words: int, bits: int) -> int:
@@ -89,11 +99,12 @@ def dsp_count(engine: str, spec: dict) -> dict[str, int]:
     """DSP48E1 of ``engine`` by part: datapath products and address (index) products."""
     c = engine_constants(engine, spec)
     if engine == "conv":
-        ui, uo = c["UNROLL_IN"], c["UNROLL_OUT"]
+        ui = c["UNROLL_IN"]
         # One requantization lane (a tile's outputs one per cycle): acc × mult (32 × 32: 4 DSP),
         # residual × rmult (8 × 32: 2 DSP).
         requant = 4 + 2 * c["HAS_RESIDUAL"]
-        return {"mac": ui * uo, "requant": requant, "index": 12 * INDEX_PRODUCT_DSP}
+        return {"mac": ui * mac_columns(spec), "requant": requant,
+                "index": 12 * INDEX_PRODUCT_DSP}
     if engine == "grid_sample":
         # Per lane: 4 corner products (Q22 weight × int8: 1 DSP each); once per pixel: the 4
         # 2-D weights (12 × 12) and 2 coordinate scalings. Index: 4 + 3 per lane (the output
@@ -111,6 +122,24 @@ def dsp_count(engine: str, spec: dict) -> dict[str, int]:
     # heatmap: squared distances (4) and diff × mult (32 × 32: 4); deform: mask × value (2).
     ops = 8 * c["HAS_HEATMAP"] + 2 * c["HAS_DEFORM"]
     return {"mac": ops, "index": 3 * INDEX_PRODUCT_DSP}
+
+
+def mac_columns(spec: dict) -> int:
+    """DSP48E1 per input lane of a conv spec's MAC array: one per output lane, or with two MACs
+    per DSP one per output-lane pair (an odd last lane has its own, dsp_pack.h's gf_mac)."""
+    uo = spec["unroll_out"]
+    return -(-uo // 2) if spec["macs_per_dsp"] == 2 else uo
+
+
+def packed_logic(spec: dict) -> dict[str, int]:
+    """LUT and FF that packing adds to a conv spec's MAC array (PACKED_LOGIC; 0 unpacked)."""
+    if spec["macs_per_dsp"] != 2:
+        return {"LUT": 0, "FF": 0}
+    ui, pairs = spec["unroll_in"], spec["unroll_out"] // 2
+    chains = -(-ui // PACK_CHAIN)
+    return {key: ui * pairs * cost["dsp"] + pairs * (chains * cost["chain"]
+                                                     + (chains - 1) * cost["add"])
+            for key, cost in PACKED_LOGIC.items()}
 
 
 def mac_lanes(engine: str, spec: dict) -> int:
@@ -134,9 +163,12 @@ def engine_resources(engine: str, spec: dict) -> dict[str, int]:
         if tiles == 0:  # LUTRAM: one 64 × 1 LUT per 64 bits, two ports → twice
             lutram_luts += 2 * math.ceil(buf["words"] * buf["bits"] / 64) * buf["banks"]
     lut, ff = (LOGIC_COEFFICIENTS[key] for key in ("LUT", "FF"))
+    packing = packed_logic(spec) if engine == "conv" else {"LUT": 0, "FF": 0}
     return {
-        "LUT": round(lut["c0"] + lut["c_dsp"] * datapath + lut["c_maxi"]) + lutram_luts,
-        "FF": round(ff["c0"] + ff["c_dsp"] * datapath + ff["c_maxi"]) + register_bits,
+        "LUT": round(lut["c0"] + lut["c_dsp"] * datapath + lut["c_maxi"]) + lutram_luts
+        + packing["LUT"],
+        "FF": round(ff["c0"] + ff["c_dsp"] * datapath + ff["c_maxi"]) + register_bits
+        + packing["FF"],
         "BRAM18": bram,
         "DSP": dsp,
     }

@@ -4,7 +4,8 @@ The host walks the program in order (grace_flow/engines/program.py): it issues i
 when its dependencies are done and its engine is free, spending ``host_us`` on the register
 writes; engines run concurrently. The frame is at least as long as moving all its DDR bytes at
 the board's DDR peak. Energy is the board power model (PS + PL static + PL dynamic of the used
-resources at the clock) times the frame time. Every figure is "modeled".
+resources at the clock) times the frame time, plus the DDR chips' energy per byte moved. Every
+figure is "modeled".
 
 With a GOP of ``gop`` frames, the first frame runs the whole program (a new key frame) and the
 other ``gop - 1`` only its frame-phase instructions (program.frame_only): per-frame figures are
@@ -51,10 +52,14 @@ def _run(instructions: list, specs: dict, board: Board, mhz: float, port_bytes, 
     times = schedule(instructions, [c.cycles for c in costs], host_cycles)
     makespan = max((finish for _, finish in times), default=0)
     ddr_bytes = sum(c.ddr_bytes for c in costs)
+    kinds: dict[str, int] = {}
+    for ins, cost in zip(instructions, costs):
+        for kind, moved in layer_kind_bytes(ins, cost).items():
+            kinds[kind] = kinds.get(kind, 0) + moved
     ddr_cycles = ddr_bytes / board.ddr_peak_bytes_per_s * mhz * 1e6
     return {
         "makespan": makespan, "ddr_cycles": ddr_cycles, "cycles": max(makespan, ddr_cycles),
-        "ddr_bytes": ddr_bytes,
+        "ddr_bytes": ddr_bytes, "ddr_by_kind": kinds,
         "macs": sum(c.macs for c, ins in zip(costs, instructions) if ins.engine == "conv"),
         "busy": {engine: sum(c.cycles for c, ins in zip(costs, instructions)
                              if ins.engine == engine) for engine in specs},
@@ -63,6 +68,16 @@ def _run(instructions: list, specs: dict, board: Board, mhz: float, port_bytes, 
                   "cycles": cost.cycles, "ddr_bytes": cost.ddr_bytes, "start": start,
                   "end": end} for ins, cost, (start, end) in zip(instructions, costs, times)],
     }
+
+
+def layer_kind_bytes(ins, cost) -> dict[str, int]:
+    """DDR bytes of one instruction by layer kind: conv by kernel size, weights apart from the
+    activations (input, residual, output); the other engines by engine."""
+    if ins.engine != "conv":
+        return {ins.engine: cost.ddr_bytes}
+    k = ins.registers.get("kernel", 0)
+    return {f"conv {k}x{k} weights": cost.weight_bytes,
+            f"conv {k}x{k} activations": cost.ddr_bytes - cost.weight_bytes}
 
 
 def _gop_runs(instructions: list, specs: dict, board: Board, clock_mhz: float, port_bytes,
@@ -95,6 +110,9 @@ def frame_model(instructions: list, specs: dict[str, dict], board: Board, clock_
     ddr_cycles = _per_frame(key["ddr_cycles"], other["ddr_cycles"], gop)
     ddr_bytes = _per_frame(key["ddr_bytes"], other["ddr_bytes"], gop)
     macs = _per_frame(key["macs"], other["macs"], gop)
+    by_kind = {kind: _per_frame(key["ddr_by_kind"].get(kind, 0),
+                                other["ddr_by_kind"].get(kind, 0), gop)
+               for kind in sorted(key["ddr_by_kind"])}
     busy = {engine: _per_frame(key["busy"][engine], other["busy"][engine], gop)
             for engine in specs}
     seconds = cycles / (mhz * 1e6)
@@ -102,7 +120,8 @@ def frame_model(instructions: list, specs: dict[str, dict], board: Board, clock_
     resources = total_resources(used)
     power = board.power.watts(resources, mhz)
     lanes = sum(mac_lanes(engine, spec) for engine, spec in specs.items())
-    joules = power["total"] * seconds
+    ddr_joules = board.power.ddr_joules(ddr_bytes)
+    joules = power["total"] * seconds + ddr_joules
     return {
         "label": "modeled",
         "clock_mhz": mhz,
@@ -123,10 +142,14 @@ def frame_model(instructions: list, specs: dict[str, dict], board: Board, clock_
         "conv_macs": macs,
         "mac_lanes": lanes,
         "dsp_peak_utilization": macs / (board.resources.DSP * cycles) if cycles else 0.0,
+        # Of the packed peak: every DSP doing two int8 MACs per cycle (kernels/dsp_pack.h).
+        "packed_peak_utilization": macs / (2 * board.resources.DSP * cycles) if cycles else 0.0,
         "lane_utilization": macs / (lanes * cycles) if cycles and lanes else 0.0,
         "ddr_bytes": ddr_bytes,
+        "ddr_bytes_by_kind": by_kind,
         "resources": resources,
         "power_w": power,
+        "ddr_energy_j": ddr_joules,
         "energy_j": joules,
         "uj_per_pixel": joules / pixels * 1e6,
         # The accelerator alone (PL static + dynamic), without the PS: how FPGA papers often
@@ -139,8 +162,10 @@ def frame_model(instructions: list, specs: dict[str, dict], board: Board, clock_
             "platform": PLATFORM["source"] + "; HP interconnect: two SmartConnects (public "
                         "post-synthesis breakdown, calibration.MAXI_ADAPTER's source)",
             "power": "Board.power.watts: PS static + dynamic, PL static, PL dynamic per "
-                     "resource per MHz at default toggle rates; DDR chip power not included",
-            "dsp_peak": "1 int8 MAC per DSP48E1 per cycle (no packing)",
+                     "resource per MHz at default toggle rates; plus the DDR chips per byte "
+                     f"moved ({board.power.ddr_j_per_byte.value * 1e12:g} pJ/byte, "
+                     "an assumption: the board file's ddr_j_per_byte)",
+            "dsp_peak": "1 int8 MAC per DSP48E1 per cycle; packed peak 2",
         },
     }
 

@@ -22,11 +22,16 @@ from grace_flow.perf.frame import frame_model
 CANDIDATES = {
     ("conv", "unroll_in"): (1, 2, 4, 8, 16, 32),
     # Output lanes need not be a power of two: the DSP column is 220, not 256.
-    ("conv", "unroll_out"): (*range(1, 17), 24, 32),
+    ("conv", "unroll_out"): (*range(1, 17), 18, 20, 24, 28, 32),
+    # Two int8 MACs per DSP48E1 or one: packing halves the MAC array's DSPs and adds logic.
+    ("conv", "macs_per_dsp"): (1, 2),
     ("conv", "tile_rows"): (2, 4, 8),
     ("grid_sample", "unroll_channels"): (1, 2, 4, 8),
     ("grid_sample", "band_rows"): (4, 8, 16),
 }
+#: Keys searched only beside another auto key of their engine: alone they keep the spec's
+#: default (packed), so a workflow that fixes the folding keeps its hardware.
+COMPANION_KEYS = {("conv", "macs_per_dsp")}
 OBJECTIVES = ("latency", "energy")
 
 

@@ -224,6 +224,10 @@ def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool
     out_channels, weight_channels, kernel_h, kernel_w = weight.shape
     if weight_channels != channels or bias.shape != (out_channels,):
         raise ValueError(f"conv2d_int8: x {x.shape}, weight {weight.shape}, bias {bias.shape}")
+    # Symmetric weights: the conv engine packs two weights into one DSP48E1 operand, which a
+    # −128 weight could overflow (kernels/dsp_pack.h).
+    if weight.size and weight.min() < -127:
+        raise ValueError("conv2d_int8: weight -128; weights are in [-127, 127] (symmetric)")
     # Worst case |acc|: every product is at most 128 * 128.
     worst = channels * kernel_h * kernel_w * (1 << 14) + int(np.abs(bias.astype(np.int64)).max())
     if worst > INT32_MAX:

@@ -83,3 +83,20 @@ def test_conv_refuses_bad_instruction(engine_library, change, status):
     with pytest.raises(EngineError, match=rf"^conv: status \d {status}: "):
         engine_library("conv").run(case.ddr.bytes, regs)
     assert np.array_equal(case.ddr.bytes, before)
+
+
+#: Foldings of the MAC array that dsp_pack.h treats differently: one MAC per DSP, packed chains
+#: split (unroll_in 8 is two chains of 4, 6 a chain of 4 and one of 2) and an odd last lane.
+FOLDINGS = [dict(macs_per_dsp=1), dict(unroll_in=8, unroll_out=3),
+            dict(unroll_in=2, unroll_out=8, max_in_channels=128)]
+
+
+@pytest.mark.parametrize("folding", FOLDINGS, ids=lambda f: "-".join(map(str, f.values())))
+@pytest.mark.parametrize("case", range(0, CASES, 4))
+def test_conv_foldings_match_golden(engine_library, folding, case):
+    """Packed or not, chains of any length, odd lanes: the same bits as the golden model."""
+    spec = {**SPEC, **folding, "max_out_channels": 129 if folding.get("unroll_out") == 3
+            else SPEC["max_out_channels"]}
+    assert_case(engine_library("conv", spec), make_case("conv", spec, np.random.default_rng(case),
+                                                        case))
+

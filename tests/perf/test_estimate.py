@@ -1,13 +1,15 @@
 """The estimate backend: exact figures of the formulas for known specs, the calibration against
 the fixture reports, the budget message, and the design-space search."""
 
+from types import SimpleNamespace
+
 import pytest
 from repo_paths import VENDOR
 
 from grace_flow.engines.program import Instruction
 from grace_flow.engines.spec import SpecError, default_spec, round_to_unroll
 from grace_flow.synth import calibration
-from grace_flow.perf.budget import PLATFORM, BudgetError, check_budget
+from grace_flow.perf.budget import PLATFORM, BudgetError, budget, check_budget
 from grace_flow.perf.cycles import instruction_cost
 from grace_flow.perf.search import CANDIDATES, SearchError, choose_folding, most_mac_lanes
 from grace_flow.perf.estimate import (
@@ -36,8 +38,25 @@ def test_default_conv_resources_are_the_formulas():
     # DSP: 16 MAC lanes + one requant lane (4 + 2) + 12 index products.
     # LUT: 901.6 + 98.3 × 22 + 1041 (m_axi) + LUTRAM 256 banks × 2 ports × 4 LUTs (224 bits);
     # FF: 373.3 + 115.3 × 22 + 1376 (m_axi) + 832 parameter register bits.
-    assert engine_resources("conv", default_spec("conv")) == {
+    assert engine_resources("conv", default_spec("conv") | {"macs_per_dsp": 1}) == {
         "LUT": 6153, "FF": 5118, "BRAM18": 32, "DSP": 34}
+    # Packed (the default): 16 lanes on 4 × 2 DSPs, datapath 8 + 6; LUT 901.6 + 98.3 × 14 +
+    # 1041 + 2048 LUTRAM + 8 packed DSPs × 16 + 2 lane pairs × 1 chain × 31; FF 373.3 + 115.3 ×
+    # 14 + 1376 + 832 + 8 × 8 + 2 × 32.
+    assert engine_resources("conv", default_spec("conv")) == {
+        "LUT": 5557, "FF": 4324, "BRAM18": 32, "DSP": 26}
+
+
+@pytest.mark.parametrize("unroll_in, unroll_out", [(4, 4), (16, 7), (8, 14), (1, 1)])
+def test_estimate_counts_one_dsp_per_two_lanes_only_when_packed(unroll_in, unroll_out):
+    """MAC DSPs: one per lane unpacked; packed, one per lane pair (an odd last lane alone)."""
+    base = default_spec("conv") | {"unroll_in": unroll_in, "unroll_out": unroll_out,
+                                   "max_in_channels": 16 * 7, "max_out_channels": 16 * 7}
+    off_array = 4 + 2 + 12  # requant lane (residual) and index products
+    unpacked = engine_resources("conv", base | {"macs_per_dsp": 1})["DSP"]
+    packed = engine_resources("conv", base | {"macs_per_dsp": 2})["DSP"]
+    assert unpacked - off_array == unroll_in * unroll_out
+    assert packed - off_array == unroll_in * (unroll_out // 2 + unroll_out % 2)
 
 
 def test_bram_aspect_ratios_match_a_fixture_memory():
@@ -91,7 +110,7 @@ def test_platform_overhead_is_the_ps_only_fixture():
 
 def test_over_budget_message_names_resources_engines_and_keys(board):
     spec = default_spec("conv") | {"unroll_in": 16, "unroll_out": 16, "max_width": 1024,
-                                   "tile_rows": 8}
+                                   "tile_rows": 8, "macs_per_dsp": 1}
     used = {"conv": engine_resources("conv", spec),
             "grid_sample": engine_resources("grid_sample", default_spec("grid_sample"))}
     with pytest.raises(BudgetError) as err:
@@ -110,7 +129,7 @@ def test_over_budget_message_names_resources_engines_and_keys(board):
 def test_fitting_design_returns_totals(board):
     used = {e: engine_resources(e, default_spec(e)) for e in ("conv", "grid_sample")}
     total = check_budget(used, board, 0.1)
-    assert total["DSP"] == 34 + used["grid_sample"]["DSP"]
+    assert total["DSP"] == 26 + used["grid_sample"]["DSP"]
 
 
 def test_schedule_overlaps_independent_engines():
@@ -123,9 +142,19 @@ def test_frame_model_is_labelled_and_consistent(board):
     frame = frame_model([conv("a", 16, 16, 16)], specs, board, 100, 64 * 64)
     assert frame["label"] == "modeled"
     assert frame["latency_s"] == pytest.approx(frame["latency_cycles"] / 100e6)
+    # Power over the frame plus the DDR chips' energy per byte moved.
     assert frame["uj_per_pixel"] == pytest.approx(
-        frame["power_w"]["total"] * frame["latency_s"] / 4096 * 1e6)
+        (frame["power_w"]["total"] * frame["latency_s"]
+         + frame["ddr_bytes"] * board.power.ddr_j_per_byte.value) / 4096 * 1e6)
+    assert frame["ddr_energy_j"] == frame["ddr_bytes"] * board.power.ddr_j_per_byte.value
     assert 0 < frame["lane_utilization"] <= 1
+    assert frame["packed_peak_utilization"] == pytest.approx(frame["dsp_peak_utilization"] / 2)
+    # DDR bytes by layer kind add up to the frame's, weights apart.
+    cost = instruction_cost(conv("a", 16, 16, 16), specs["conv"], board, 100)
+    assert frame["ddr_bytes_by_kind"] == {
+        "conv 3x3 weights": cost.weight_bytes,
+        "conv 3x3 activations": cost.ddr_bytes - cost.weight_bytes}
+    assert cost.weight_bytes == 16 * 16 * 9 * 8  # re-read for each of the 8 bands
 
 
 def _phased(phases):
@@ -159,7 +188,8 @@ def test_frame_model_amortises_the_key_work_over_the_gop(board):
     assert frames["ddr_bytes"] == pytest.approx((sum(c.ddr_bytes for c in costs)
                                                  + 7 * sum(c.ddr_bytes for c in costs[2:])) / 8)
     assert frames["uj_per_pixel"] == pytest.approx(
-        frames["power_w"]["total"] * frames["latency_s"] / 4096 * 1e6)
+        (frames["power_w"]["total"] * frames["latency_s"]
+         + frames["ddr_bytes"] * board.power.ddr_j_per_byte.value) / 4096 * 1e6)
     with pytest.raises(ValueError, match="gop must be at least 1"):
         frame_model(phased, specs, board, 100, 64 * 64, gop=0)
 
@@ -222,3 +252,32 @@ def test_most_mac_lanes_fits_and_one_more_lane_does_not(board):
     searched, _ = choose_folding(specs, AUTO, PROGRAM, board, 100, 0.1, 64 * 64)
     assert most["lanes"] >= searched["conv"]["unroll_in"] * searched["conv"]["unroll_out"]
     assert most_mac_lanes(specs, board, 0.97) is None
+
+
+def test_search_explores_packing_and_every_pareto_point_fits(board):
+    """With macs_per_dsp auto both packings are costed; each printed point is within budget."""
+    auto = {**AUTO, "conv": [*AUTO["conv"], "macs_per_dsp"]}
+    specs = {e: default_spec(e) for e in ("conv", "grid_sample")}
+    limit = budget(board, 0.3)
+    chosen, rows = choose_folding(specs, auto, PROGRAM, board, 100, 0.3, 64 * 64, "energy")
+    assert {row["choice"]["conv.macs_per_dsp"] for row in rows} == {1, 2}
+    assert all(row["resources"][key] <= limit[key] for row in rows for key in limit)
+    # Packing frees DSPs at equal lanes, so the most energy-efficient folding packs.
+    assert chosen["conv"]["macs_per_dsp"] == 2
+
+
+
+def test_packing_alone_is_not_searched(board):
+    """A workflow that fixes the folding keeps the packed default (no search); beside an auto
+    unroll, packing is searched too."""
+    from grace_flow.compile.stage import size_folding
+
+    program = SimpleNamespace(instructions=PROGRAM)
+    specs = {e: default_spec(e) for e in ("conv", "grid_sample")}
+    fixed = {"conv": {"unroll_in": 4, "unroll_out": 4, "tile_rows": 2, "macs_per_dsp": "auto"},
+             "grid_sample": {"unroll_channels": 4, "band_rows": 8}}
+    kwargs = dict(clock_mhz=100, margin=0.3, pixels=64 * 64, objective="energy", gop=1)
+    assert size_folding(program, specs, fixed, board, **kwargs) == (specs, [])
+    searched = {**fixed, "conv": {**fixed["conv"], "unroll_out": "auto"}}
+    _, rows = size_folding(program, specs, searched, board, **kwargs)
+    assert all(set(row["choice"]) == {"conv.unroll_out", "conv.macs_per_dsp"} for row in rows)

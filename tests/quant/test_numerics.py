@@ -583,7 +583,7 @@ def test_conv2d_gemm_equals_the_per_tap_conv_on_random_cases():
         c, o = (int(v) for v in rng.integers(1, 24, 2))
         n = int(rng.integers(1, 3))
         x = rng.integers(-128, 128, (n, c, h, wd), dtype=np.int8)
-        w = rng.integers(-128, 128, (o, c, kernel, kernel), dtype=np.int8)
+        w = rng.integers(-127, 128, (o, c, kernel, kernel), dtype=np.int8)  # symmetric
         bias = rng.integers(-(1 << 24), 1 << 24, o).astype(np.int32)
         assert np.array_equal(nm.conv2d_int8(x, w, bias, stride, padding, upsample),
                               _per_tap_conv(x, w, bias, stride, padding, upsample))
@@ -592,12 +592,12 @@ def test_conv2d_gemm_equals_the_per_tap_conv_on_random_cases():
 @pytest.mark.parametrize("channels,kernel,stride", [(130, 3, 1), (130, 3, 2), (1100, 1, 1)])
 def test_conv2d_gemm_exact_beyond_one_float32_slice(channels, kernel, stride):
     # More than 2^10 terms per output (several float32 sums; at 1100 channels, channel slices),
-    # all products at the 2^14 extreme, and random.
+    # all products at the extreme (−128 · −127: weights are symmetric), and random.
     rng = rng_for(12)
-    for fill in (-128, None):
+    for fill in (True, False):
         shape, w_shape = (1, channels, 6, 5), (3, channels, kernel, kernel)
         x = np.full(shape, -128, np.int8) if fill else rng.integers(-128, 128, shape, np.int8)
-        w = np.full(w_shape, -128, np.int8) if fill else rng.integers(-128, 128, w_shape, np.int8)
+        w = np.full(w_shape, -127, np.int8) if fill else rng.integers(-127, 128, w_shape, np.int8)
         bias = np.array([1000, -7, 0], np.int32)
         got = nm.conv2d_int8(x, w, bias, stride, kernel // 2, False)
         assert got.dtype == np.int32

@@ -1,0 +1,91 @@
+// dsp_pack.h — the conv engine's multiply-accumulate: one int8 MAC per DSP48E1, or two that share
+// an activation (docs/estimate.md "Two MACs per DSP48E1").
+//
+// Packed (MACS_PER_DSP 2): output lanes o and o + 1 share the activation x, so one multiply
+// x · (w1 · 2^17 + w0) gives both products: the DSP48E1's pre-adder forms the 25-bit packed
+// weight (D = w1 · 2^17, A = w0), B takes x, and a chain of DSPs sums through PCIN. The sum is
+// P = H · 2^17 + L with H = Σ x·w1 and L = Σ x·w0; L is the low 17 bits read as signed and
+// H = (P − L) / 2^17, exact while L stays in [−2^16, 2^16). Weights are in [−127, 127]
+// (docs/numerics.md §1; conv2d_int8 refuses −128): the packed weight then fits 25 bits (w1 = −128
+// with w0 < 0 would not) and |x · w| ≤ 128 · 127 = 16256, so a chain sums at most
+// GF_PACK_CHAIN = 4 products (4 · 16256 = 65024 < 2^16) before it is separated; wider input
+// groups are split into chains of 4, each separated and added to the int32 lanes.
+//
+// Types: for synthesis the packed weight is 25 bits, the activation 18 and the chain sum 48 (the
+// DSP48E1's pre-adder/A, B and P widths), so Vitis maps each packed multiply-add onto one
+// DSP48E1. C-sim uses int32/int64 and wraps the packed weight to 25 bits as ap_int<25> does, so
+// both compute the same bits for any weight.
+#ifndef DSP_PACK_H
+#define DSP_PACK_H
+
+#include <cstdint>
+
+#ifdef __SYNTHESIS__
+#include <ap_int.h>
+typedef ap_int<25> gf_packed_weight;
+typedef ap_int<18> gf_dsp_operand;
+typedef ap_int<48> gf_dsp_sum;
+#else
+typedef int32_t gf_packed_weight;
+typedef int64_t gf_dsp_operand;
+typedef int64_t gf_dsp_sum;
+#endif
+
+// Width of the low product's field in a packed sum, and the products a chain may add before
+// separation (see above).
+static const int GF_PACK_SHIFT = 17;
+static const int GF_PACK_CHAIN = 4;
+
+// The pre-adder's packed weight w1 · 2^17 + w0, 25 bits (two's complement wrap).
+static inline gf_packed_weight gf_pack(int32_t w1, int32_t w0) {
+#ifdef __SYNTHESIS__
+    return static_cast<gf_packed_weight>(w1 * (1 << GF_PACK_SHIFT) + w0);
+#else
+    const uint32_t bits = static_cast<uint32_t>(w1 * (1 << GF_PACK_SHIFT) + w0) & 0x1FFFFFF;
+    return static_cast<int32_t>(bits ^ 0x1000000) - 0x1000000;
+#endif
+}
+
+// The two int32 sums of a packed chain sum p: lo = Σ x·w0, hi = Σ x·w1.
+static inline void gf_unpack(gf_dsp_sum p, int32_t& lo, int32_t& hi) {
+    const int64_t sum = static_cast<int64_t>(p);
+    const int64_t field = sum & ((static_cast<int64_t>(1) << GF_PACK_SHIFT) - 1);
+    const int64_t low = field >= (static_cast<int64_t>(1) << (GF_PACK_SHIFT - 1))
+                            ? field - (static_cast<int64_t>(1) << GF_PACK_SHIFT) : field;
+    lo = static_cast<int32_t>(low);
+    hi = static_cast<int32_t>((sum - low) >> GF_PACK_SHIFT);
+}
+
+// a[o] += Σ_u x[u] · w[u][o] for OUT output lanes and IN inputs, MACS_PER_DSP MACs per DSP48E1
+// (with 2, an odd last lane is unpacked). w is [input][output] and the unpacked loop runs the
+// output lanes innermost: one input's OUT products are one SIMD update in C-sim.
+template <int OUT, int IN, int MACS_PER_DSP>
+void gf_mac(int32_t a[OUT], const int32_t x[IN], const int32_t w[IN][OUT]) {
+#pragma HLS INLINE
+    const int pairs = MACS_PER_DSP == 2 ? OUT / 2 : 0;
+    for (int q = 0; q < pairs; ++q) {
+#pragma HLS UNROLL
+        for (int u0 = 0; u0 < IN; u0 += GF_PACK_CHAIN) {
+#pragma HLS UNROLL
+            gf_dsp_sum p = 0;
+            for (int u = u0; u < IN && u < u0 + GF_PACK_CHAIN; ++u) {
+#pragma HLS UNROLL
+                const gf_packed_weight packed = gf_pack(w[u][2 * q + 1], w[u][2 * q]);
+                p += static_cast<gf_dsp_sum>(static_cast<gf_dsp_operand>(x[u]) * packed);
+            }
+            int32_t lo, hi;
+            gf_unpack(p, lo, hi);
+            a[2 * q] += lo;
+            a[2 * q + 1] += hi;
+        }
+    }
+    for (int u = 0; u < IN; ++u) {
+#pragma HLS UNROLL
+        for (int o = 2 * pairs; o < OUT; ++o) {
+#pragma HLS UNROLL
+            a[o] += x[u] * w[u][o];
+        }
+    }
+}
+
+#endif  // DSP_PACK_H
