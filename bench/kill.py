@@ -74,7 +74,9 @@ def main(kills: int, seed: int) -> None:
         for number in range(kills):
             task = order[number % len(order)]
             delay = rng.uniform(0, durations[task])
-            project = copy_project(scratch / f"kill{number}")
+            # From the reference's copy: the code under test stays the same even if the
+            # working tree changes while the benchmark runs.
+            project = copy_project(scratch / f"kill{number}", reference)
             (project / "w.yaml").write_text(WORKFLOW)
             killed = kill_during(project, task, delay, *ARGS)
             finish = run_project(project, *ARGS, timeout=None)

@@ -62,11 +62,12 @@ def run_doit(folder: Path, *args: str, dodo: Path = REPO / "dodo.py", env=None,
 PROJECT_PARTS = ("dodo.py", "grace_flow", "kernels", "constraints")
 
 
-def copy_project(destination: Path) -> Path:
-    """A copy of the repository's code at ``destination``, so a test may edit its code."""
+def copy_project(destination: Path, origin: Path = REPO) -> Path:
+    """A copy of the code at ``origin`` (the repository) at ``destination``, so a test may edit
+    its code."""
     destination.mkdir(parents=True, exist_ok=True)
     for part in PROJECT_PARTS:
-        source = REPO / part
+        source = origin / part
         if source.is_dir():
             shutil.copytree(source, destination / part,
                             ignore=shutil.ignore_patterns("__pycache__"))
