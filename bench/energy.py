@@ -11,7 +11,7 @@ network's downsample of the source), and that work done once per GOP of `codec.g
 outputs stay in DDR), averaged over the GOP. The search's Pareto points are the all-in figure.
 Two bounds follow: the energy floor (every DSP doing two packed MACs per cycle) and the DSP-peak
 ceiling (the most MAC lanes any conv folding fits beside the other engines, every lane busy). The
-closing note puts vox-256's figures before two MACs per DSP next to the current ones.
+last line sums up the chosen point at the workflow's GOP.
 """
 
 from __future__ import annotations
@@ -32,11 +32,6 @@ from grace_flow.perf.budget import BudgetError, check_budget  # noqa: E402
 from grace_flow.perf.search import most_mac_lanes  # noqa: E402
 from grace_flow.perf.estimate import engine_resources  # noqa: E402
 from grace_flow.perf.frame import PAPER_UJ_PER_PIXEL, frame_model  # noqa: E402
-
-
-#: vox-256 at GOP 32 on main before two MACs per DSP (this script's output there, modeled).
-BEFORE = ("3.624 s, conv 16 x 7 = 112 lanes, 38.4 % of 1 MAC per DSP (19.2 % of the packed "
-          "peak), 1152 MB DDR, 147.3 uJ/pixel whole chip (59.9 PL only)")
 
 
 def line(frame: dict, board, gop_note: str = "") -> str:
@@ -130,10 +125,7 @@ def main(workflow_path: Path) -> None:
               f"{most['unroll_out']} = {most['lanes']} ({used}) -> at most "
               f"{100 * most['lanes'] / peak:.1f} % of the packed peak, every lane busy every "
               f"cycle (50 % needs {math.ceil(0.5 * peak)} lanes, 80 % {math.ceil(0.8 * peak)})")
-    if workflow.name == "vox256":
-        print(f"\nbefore two MACs per DSP (main, this script, 1 MAC per DSP, no DDR chip "
-              f"energy): {BEFORE}")
-    print(f"now (GOP of {gop}): {amortised['latency_s']:.3f} s, "
+    print(f"\nchosen (GOP of {gop}): {amortised['latency_s']:.3f} s, "
           f"{100 * amortised['packed_peak_utilization']:.1f} % of the packed peak, "
           f"{amortised['ddr_bytes'] / 1e6:.0f} MB DDR, {amortised['uj_per_pixel']:.1f} uJ/pixel "
           f"whole chip with the DDR chips ({amortised['uj_per_pixel_pl']:.1f} PL only)")
