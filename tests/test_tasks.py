@@ -119,11 +119,11 @@ def test_no_task_reads_a_file_of_measured_times(monkeypatch):
     assert measured and readers == []
 
 
-def test_building_the_graph_imports_no_torch():
+def test_building_the_graph_imports_no_torch_and_no_numpy():
     code = ("import sys; from grace_flow.tasks import load_graph; "
             "graph = load_graph('workflow.yaml'); "
             "[list(t()) if not isinstance(t(), dict) else t() for t in graph.creators().values()]; "
-            "print(sorted(m for m in ('torch', 'grace_flow.model', 'grace_flow.data', 'av') "
+            "print(sorted(m for m in ('torch', 'numpy', 'grace_flow.model', 'grace_flow.data', 'av') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stderr

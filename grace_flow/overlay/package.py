@@ -19,10 +19,8 @@ from pathlib import Path
 
 from grace_flow.fsutil import atomic_write_text
 from grace_flow.provenance import git_state
-from grace_flow.runtime.emulated import emulated_register_map
-from grace_flow.runtime.prebuilt import BUILD_INFO
-from grace_flow.runtime.package import (MANIFEST, REGISTER_MAP, PackageError, sha256_file,
-                                        verify_manifest)
+from grace_flow.runtime.package import (BUILD_INFO, MANIFEST, REGISTER_MAP, PackageError,
+                                        sha256_file, verify_manifest)
 
 __all__ = ["PackageError", "package_files", "package_overlay", "register_map_from_hwh",
            "verify_manifest"]
@@ -97,6 +95,9 @@ def package_overlay(folder: str | Path, *, toolchain: str, program_bin: Path, pr
             raise PackageError(f"{folder}: the emulated overlay needs the engine libraries; "
                                "run doit csim first")
         files |= {f"engines/{engine}.so": lib for engine, lib in sorted(engine_libs.items())}
+        # Imported here: it needs numpy, and the graph imports this module to list the files.
+        from grace_flow.runtime.emulated import emulated_register_map
+
         register_map = emulated_register_map(sorted(engine_libs))
     for name, source in files.items():
         if not Path(source).is_file():

@@ -12,15 +12,19 @@ from __future__ import annotations
 import json
 import platform
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from grace_flow.engines.program import Program, decode
 from grace_flow.errors import FlowError
 from grace_flow.fsutil import sha256_file
-from grace_flow.runtime.runner import ProgramRunner
+
+if TYPE_CHECKING:
+    from grace_flow.runtime.runner import ProgramRunner
 
 MANIFEST = "manifest.json"
 REGISTER_MAP = "register_map.json"
+#: How the package's engine libraries were built (so a target they do not fit rebuilds them).
+BUILD_INFO = "engines.json"
 BACKENDS = ("auto", "pynq", "emulated")
 
 
@@ -121,6 +125,9 @@ def open_package(folder: str | Path, *, backend: str = "auto", cache_dir: str | 
     manifest = verify_manifest(folder)
     program = load_program(folder)
     hardware, facts = _hardware(folder, program, backend, Path(cache_dir), note)
+    # Imported here: the runner needs numpy, and the host's graph reads this module's names.
+    from grace_flow.runtime.runner import ProgramRunner
+
     runner = ProgramRunner(program, (folder / "weights.bin").read_bytes(), hardware)
     return runner, {"package": package_hash(folder), "workflow_hash": manifest["workflow_hash"],
                     **facts, "python": platform.python_version(), "machine": platform.machine()}

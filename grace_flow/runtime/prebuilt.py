@@ -18,8 +18,7 @@ from typing import Callable
 
 from grace_flow.runtime.build import NATIVE, compile_library, compiler_version, native_target
 from grace_flow.runtime.engines import EngineLibrary
-
-BUILD_INFO = "engines.json"
+from grace_flow.runtime.package import BUILD_INFO
 _MACHINES = {3: "x86", 40: "ARM", 62: "x86-64", 183: "AArch64", 243: "RISC-V"}
 
 
