@@ -16,9 +16,8 @@ from pathlib import Path
 
 import torch
 
-from decoder_setup import WORKFLOWS, compile_for_emulation, fastest, random_decoder
+from decoder_setup import WORKFLOWS, emulated_decoder, fastest, random_decoder
 from grace_flow.compile.hazards import conv_geometry
-from grace_flow.csim.emulated import emulated_runner, load_engines
 from grace_flow.engines.program import Program
 from grace_flow.quant.calibrate import float_inputs
 
@@ -43,11 +42,7 @@ def measure(workflow_path: Path, frames: int) -> tuple[float, float, Program]:
     decoder, clips, keypoints, qgraph = random_decoder(workflow_path, frames)
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        out = compile_for_emulation(qgraph, folder, clips.shape[2] * clips.shape[3])
-        program = Program.load(out / "program.json")
-        engines = load_engines(out / "specs", folder / "build",
-                               [i.engine for i in program.instructions])
-        emulator = emulated_runner(program, (out / "weights.bin").read_bytes(), engines)
+        program, _, emulator = emulated_decoder(qgraph, folder, clips.shape[2] * clips.shape[3])
         emulated = fastest(
             lambda n: emulator.run_decoder(clips[n, 0], keypoints[n, 0], keypoints[n, 1]), frames)
 

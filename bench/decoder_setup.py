@@ -11,6 +11,8 @@ import torch
 
 from grace_flow.compile.stage import compile_program
 from grace_flow.config import load_workflow
+from grace_flow.csim.emulated import emulated_runner, load_engines
+from grace_flow.engines.program import Program
 from grace_flow.engines.registers import ENGINES
 from grace_flow.model import AGCDecoder
 from grace_flow.model.stage import geometry
@@ -39,9 +41,9 @@ def random_decoder(workflow_path: Path, frames: int):
     return decoder, clips, keypoints, qgraph
 
 
-def compile_for_emulation(qgraph, folder: Path, pixels: int) -> Path:
-    """Compile ``qgraph`` into ``folder`` with every engine on auto, for latency; the folder
-    holding program.json, weights.bin and specs/."""
+def emulated_decoder(qgraph, folder: Path, pixels: int):
+    """(program, engine libraries, program runner): ``qgraph`` compiled into ``folder`` with every
+    engine on auto, for latency, and loaded on the C-sim engines built there."""
     qgraph.save(folder / "q.json", folder / "q.npz")
     out = folder / "compile"
     compile_program(
@@ -52,7 +54,11 @@ def compile_for_emulation(qgraph, folder: Path, pixels: int) -> Path:
         {engine: out / "requirements" / f"{engine}.json" for engine in ENGINES},
         engine_settings={}, clock_mhz=100.0, margin=0.1, objective="latency", gop=1,
         pixels=pixels, alignment=64)
-    return out
+    program = Program.load(out / "program.json")
+    libraries = load_engines(out / "specs", folder / "build",
+                             [i.engine for i in program.instructions])
+    return program, libraries, emulated_runner(program, (out / "weights.bin").read_bytes(),
+                                               libraries)
 
 
 def fastest(run, times: int) -> float:

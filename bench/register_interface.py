@@ -13,9 +13,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from decoder_setup import WORKFLOWS, compile_for_emulation, fastest, random_decoder
-from grace_flow.csim.emulated import emulated_runner, load_engines
-from grace_flow.engines.program import Program
+from decoder_setup import WORKFLOWS, emulated_decoder, fastest, random_decoder
 from grace_flow.runtime.host import write_inputs
 
 FRAMES = 5
@@ -25,11 +23,8 @@ def main() -> None:
     _, clips, keypoints, qgraph = random_decoder(WORKFLOWS["default"], FRAMES)
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        out = compile_for_emulation(qgraph, folder, clips.shape[2] * clips.shape[3])
-        program = Program.load(out / "program.json")
-        libraries = load_engines(out / "specs", folder / "build",
-                                 [i.engine for i in program.instructions])
-        runner = emulated_runner(program, (out / "weights.bin").read_bytes(), libraries)
+        program, libraries, runner = emulated_decoder(qgraph, folder,
+                                                      clips.shape[2] * clips.shape[3])
         through_registers = fastest(
             lambda n: runner.run_decoder(clips[n, 0], keypoints[n, 0], keypoints[n, 1]), FRAMES)
         ddr = runner.ddr.copy()
