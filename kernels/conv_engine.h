@@ -312,6 +312,9 @@ void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
                         wt[u][o] = i < nb ? static_cast<int32_t>(w[o][i][tap]) : 0;
                     }
                 }
+                gf_packed_weight pw[Cfg::UNROLL_IN][(Cfg::UNROLL_OUT + 1) / 2];
+#pragma HLS ARRAY_PARTITION variable = pw complete dim = 0
+                gf_pack_weights<Cfg::UNROLL_OUT, Cfg::UNROLL_IN, Cfg::MACS_PER_DSP>(wt, pw);
                 int rr = 0, c = 0;
                 for (int px = 0; px < pixels; ++px) {
 #pragma HLS PIPELINE II = 1
@@ -332,7 +335,7 @@ void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
 #pragma HLS UNROLL
                         x[u] = inside ? xin[gi * Cfg::UNROLL_IN + u][row][col] : 0;
                     }
-                    gf_mac<Cfg::UNROLL_OUT, Cfg::UNROLL_IN, Cfg::MACS_PER_DSP>(a, x, wt);
+                    gf_mac<Cfg::UNROLL_OUT, Cfg::UNROLL_IN, Cfg::MACS_PER_DSP>(a, x, wt, pw);
                     for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
 #pragma HLS UNROLL
                         acc[rr][c][o] = a[o];

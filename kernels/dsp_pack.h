@@ -2,8 +2,10 @@
 // an activation (docs/estimate.md "Two MACs per DSP48E1").
 //
 // Packed (MACS_PER_DSP 2): output lanes o and o + 1 share the activation x, so one multiply
-// x · (w1 · 2^17 + w0) gives both products: the DSP48E1's pre-adder forms the 25-bit packed
-// weight (D = w1 · 2^17, A = w0), B takes x, and a chain of DSPs sums through PCIN. The sum is
+// x · (w1 · 2^17 + w0) gives both products: the 25-bit packed weight is formed once per pass,
+// when the pass's weights are loaded (gf_pack_weights: one adder per lane pair and input, held
+// in a register through the pass's pixels), the DSP48E1's A port takes it, B takes x, and a chain
+// of DSPs sums through PCIN. The sum is
 // P = H · 2^17 + L with H = Σ x·w1 and L = Σ x·w0; L is the low 17 bits read as signed and
 // H = (P − L) / 2^17, exact while L stays in [−2^16, 2^16). Weights are in [−127, 127]
 // (docs/numerics.md §1; conv2d_int8 refuses −128): the packed weight then fits 25 bits (w1 = −128
@@ -12,7 +14,7 @@
 // groups are split into chains of 4, each separated and added to the int32 lanes.
 //
 // Types: for synthesis the packed weight is 25 bits, the activation 18 and the chain sum 48 (the
-// DSP48E1's pre-adder/A, B and P widths), so Vitis maps each packed multiply-add onto one
+// DSP48E1's A, B and P widths), so Vitis maps each packed multiply-add onto one
 // DSP48E1. C-sim uses int32/int64 and wraps the packed weight to 25 bits as ap_int<25> does, so
 // both compute the same bits for any weight.
 #ifndef DSP_PACK_H
@@ -36,7 +38,7 @@ typedef int64_t gf_dsp_sum;
 static const int GF_PACK_SHIFT = 17;
 static const int GF_PACK_CHAIN = 4;
 
-// The pre-adder's packed weight w1 · 2^17 + w0, 25 bits (two's complement wrap).
+// The packed weight w1 · 2^17 + w0, 25 bits (two's complement wrap).
 static inline gf_packed_weight gf_pack(int32_t w1, int32_t w0) {
 #ifdef __SYNTHESIS__
     return static_cast<gf_packed_weight>(w1 * (1 << GF_PACK_SHIFT) + w0);
@@ -56,25 +58,49 @@ static inline void gf_unpack(gf_dsp_sum p, int32_t& lo, int32_t& hi) {
     hi = static_cast<int32_t>((sum - low) >> GF_PACK_SHIFT);
 }
 
-// a[o] += Σ_u x[u] · w[u][o] for OUT output lanes and IN inputs, MACS_PER_DSP MACs per DSP48E1
-// (with 2, an odd last lane is unpacked). w is [input][output] and the unpacked loop runs the
-// output lanes innermost: one input's OUT products are one SIMD update in C-sim.
+// The packed weights of a pass, formed once when the pass's weights are loaded (not per pixel):
+// pw[u][q] = w[u][2q + 1] · 2^17 + w[u][2q] for the lane pairs q; (OUT + 1) / 2 entries keep the
+// array non-empty for OUT = 1.
 template <int OUT, int IN, int MACS_PER_DSP>
-void gf_mac(int32_t a[OUT], const int32_t x[IN], const int32_t w[IN][OUT]) {
+void gf_pack_weights(const int32_t w[IN][OUT], gf_packed_weight pw[IN][(OUT + 1) / 2]) {
 #pragma HLS INLINE
     const int pairs = MACS_PER_DSP == 2 ? OUT / 2 : 0;
-    for (int q = 0; q < pairs; ++q) {
+    for (int u = 0; u < IN; ++u) {
 #pragma HLS UNROLL
-        for (int u0 = 0; u0 < IN; u0 += GF_PACK_CHAIN) {
+        for (int q = 0; q < pairs; ++q) {
 #pragma HLS UNROLL
-            gf_dsp_sum p = 0;
-            for (int u = u0; u < IN && u < u0 + GF_PACK_CHAIN; ++u) {
+            pw[u][q] = gf_pack(w[u][2 * q + 1], w[u][2 * q]);
+        }
+    }
+}
+
+// a[o] += Σ_u x[u] · w[u][o] for OUT output lanes and IN inputs, MACS_PER_DSP MACs per DSP48E1
+// (with 2, the lane pairs from pw, an odd last lane unpacked from w). w is [input][output] and the
+// lanes run innermost: one input's products are one SIMD update in C-sim.
+template <int OUT, int IN, int MACS_PER_DSP>
+void gf_mac(int32_t a[OUT], const int32_t x[IN], const int32_t w[IN][OUT],
+            const gf_packed_weight pw[IN][(OUT + 1) / 2]) {
+#pragma HLS INLINE
+    const int pairs = MACS_PER_DSP == 2 ? OUT / 2 : 0;
+    for (int u0 = 0; u0 < IN; u0 += GF_PACK_CHAIN) {
 #pragma HLS UNROLL
-                const gf_packed_weight packed = gf_pack(w[u][2 * q + 1], w[u][2 * q]);
-                p += static_cast<gf_dsp_sum>(static_cast<gf_dsp_operand>(x[u]) * packed);
+        gf_dsp_sum p[(OUT + 1) / 2];
+#pragma HLS ARRAY_PARTITION variable = p complete dim = 0
+        for (int q = 0; q < pairs; ++q) {
+#pragma HLS UNROLL
+            p[q] = 0;
+        }
+        for (int u = u0; u < IN && u < u0 + GF_PACK_CHAIN; ++u) {
+#pragma HLS UNROLL
+            for (int q = 0; q < pairs; ++q) {
+#pragma HLS UNROLL
+                p[q] += static_cast<gf_dsp_sum>(static_cast<gf_dsp_operand>(x[u]) * pw[u][q]);
             }
+        }
+        for (int q = 0; q < pairs; ++q) {
+#pragma HLS UNROLL
             int32_t lo, hi;
-            gf_unpack(p, lo, hi);
+            gf_unpack(p[q], lo, hi);
             a[2 * q] += lo;
             a[2 * q + 1] += hi;
         }
