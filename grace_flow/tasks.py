@@ -561,7 +561,10 @@ class Graph:
                 also_reads=(paths.overlay / "manifest.json",),
                 # Only what the emulated co-processor decoded bit-exact goes to a target.
                 after=("csim:decoder",),
-                checks=(_deployed(paths.receipt, paths.overlay),), on_target=True)]),
+                # The receipt names the package (its manifest's sha256): after a rollback, the
+                # next run deploys the workflow's package again.
+                checks=(_records_digest(paths.receipt, "package",
+                                        paths.overlay / "manifest.json"),), on_target=True)]),
             ("validate", [
                 Step("reference", "golden-model and float frames of the test bitstreams (host)",
                      "grace_flow.validate.stage:reference_frames", NoInputs(),
@@ -586,7 +589,10 @@ class Graph:
                      # (the package's manifest and the deploy: section are).
                      untracked={**self._target_state(), "receipt_path": paths.receipt},
                      also_reads=(REPORT_TEMPLATE,), after=("deploy",),
-                     checks=(_validated(paths.validate_report, paths.receipt),),
+                     # The report names the receipt it validated: every deploy, a rollback's
+                     # redeploy included, is validated again.
+                     checks=(_records_digest(paths.validate_report, "receipt_sha256",
+                                             paths.receipt),),
                      tools=("pillow-heif", "matplotlib"), on_target=True)]),
         ]
         return table
@@ -728,30 +734,14 @@ def _overlay_files(toolchain: str) -> list[str]:
                          list(runtime_files()))
 
 
-def _deployed(receipt: Path, overlay: Path) -> Callable[[], bool]:
-    """Up to date only while the receipt names the overlay's package: after a rollback, the
-    next run deploys the workflow's package again."""
-
-    def check() -> bool:
-        from grace_flow.runtime.package import package_hash
-
-        try:
-            return json.loads(receipt.read_text())["package"] == package_hash(overlay)
-        except (OSError, ValueError, KeyError):
-            return False
-
-    return check
-
-
-def _validated(report: Path, receipt: Path) -> Callable[[], bool]:
-    """Up to date only while the report is of the deployment the receipt records: every
-    deploy, a rollback's redeploy included, is validated again."""
+def _records_digest(record: Path, key: str, file: Path) -> Callable[[], bool]:
+    """Up to date only while the JSON file ``record`` holds the sha256 of ``file`` under ``key``."""
 
     def check() -> bool:
         from grace_flow.fsutil import sha256_file
 
         try:
-            return json.loads(report.read_text())["receipt_sha256"] == sha256_file(receipt)
+            return json.loads(record.read_text())[key] == sha256_file(file)
         except (OSError, ValueError, KeyError):
             return False
 

@@ -144,7 +144,7 @@ def rollback(root):
 
 
 def work(root):
-    """An empty root/work/ for a validation run."""
+    """An empty folder `work` inside the deployment root, for a validation run."""
     path = os.path.join(root, "work")
     shutil.rmtree(path, ignore_errors=True)
     os.makedirs(path)
