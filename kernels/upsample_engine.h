@@ -96,8 +96,8 @@ void upsample_run(int8_t* ddr, const typename Cfg::regs& r, int16_t lines[2][2 *
                     const int32_t bottom_step = tx.frac * (v11 - v10);
 #pragma HLS BIND_OP variable = bottom_step op = mul impl = fabric
                     const int32_t top = v00 * 256 + top_step, bottom = v10 * 256 + bottom_step;
-                    const int64_t total =
-                        static_cast<int64_t>(top) * 256 + ty.frac * static_cast<int64_t>(bottom - top);
+                    const int64_t rise = bottom - top;
+                    const int64_t total = static_cast<int64_t>(top) * 256 + ty.frac * rise;
                     const int64_t v = gf_rhu(total, 16);
                     if (field) {
                         gf_st_u16(ddr, at, static_cast<uint16_t>(gf_sat16(v)));
