@@ -5,6 +5,11 @@
 // The keypoints (2 × K pairs) and the 4096-entry Gaussian table are copied into BRAM once per
 // instruction; grid, masks and motions stream from DDR one pixel per step.
 //
+// No index product: the outputs are written in order (a running offset), the deformation's
+// per-motion strides are accumulated, and the plane (height · width) is `height` adds once per
+// instruction. The modes are inlined into keypoint_run, whose limit lets the deformation's two
+// products reuse two of the heatmap's five multipliers.
+//
 // Cfg (generated): MAX_KP, HAS_HEATMAP, HAS_SPARSE, HAS_DEFORM, `regs`.
 #ifndef KEYPOINT_ENGINE_H
 #define KEYPOINT_ENGINE_H
@@ -60,17 +65,28 @@ static inline int32_t kp_heat(const uint16_t table[KP_TABLE_SIZE], int32_t gx, i
     return table[index < KP_TABLE_SIZE ? index : KP_TABLE_SIZE - 1];
 }
 
+// height · width by `height` adds (once per instruction; no multiplier).
+template <class Cfg>
+uint64_t kp_plane(const typename Cfg::regs& r) {
+#pragma HLS INLINE
+    uint64_t plane = 0;
+    for (uint32_t y = 0; y < r.height; ++y) plane += r.width;
+    return plane;
+}
+
 // Heatmaps (driving minus source, requantized) with a zero background map in front.
 template <class Cfg>
-void kp_heatmap(int8_t* ddr, const typename Cfg::regs& r, const int16_t kp[2][Cfg::MAX_KP][2],
-                const uint16_t table[KP_TABLE_SIZE]) {
-    const uint64_t plane = static_cast<uint64_t>(r.height) * r.width;
+void kp_heatmap(int8_t* ddr, const typename Cfg::regs& r, uint64_t plane,
+                const int16_t kp[2][Cfg::MAX_KP][2], const uint16_t table[KP_TABLE_SIZE]) {
+#pragma HLS INLINE
     const int index_shift = static_cast<int>(r.index_shift), shift = static_cast<int>(r.shift);
     const int64_t mult = static_cast<int32_t>(r.mult);
+    uint64_t out = r.out_off;  // maps in order: background, then keypoint k
     for (uint64_t i = 0; i < plane; ++i) {
 #pragma HLS PIPELINE II = 1
-        ddr[r.out_off + i] = 0;
+        ddr[out + i] = 0;
     }
+    out += plane;
     for (uint32_t k = 0; k < r.num_kp; ++k) {
         for (uint64_t i = 0; i < plane; ++i) {
 #pragma HLS PIPELINE II = 1
@@ -78,24 +94,27 @@ void kp_heatmap(int8_t* ddr, const typename Cfg::regs& r, const int16_t kp[2][Cf
             const int32_t gy = gf_ld_i16(ddr, r.grid_off + 4 * i + 2);
             const int32_t diff = kp_heat(table, gx, gy, kp[0][k][0], kp[0][k][1], index_shift) -
                                  kp_heat(table, gx, gy, kp[1][k][0], kp[1][k][1], index_shift);
-            ddr[r.out_off + (k + 1) * plane + i] = gf_sat8(gf_rhu(diff * mult, shift));
+            ddr[out + i] = gf_sat8(gf_rhu(diff * mult, shift));
         }
+        out += plane;
     }
 }
 
 // Sparse motions: the grid, then SAT16(grid + source − driving) per keypoint.
 template <class Cfg>
-void kp_sparse(int8_t* ddr, const typename Cfg::regs& r, const int16_t kp[2][Cfg::MAX_KP][2]) {
-    const uint64_t plane = static_cast<uint64_t>(r.height) * r.width;
+void kp_sparse(int8_t* ddr, const typename Cfg::regs& r, uint64_t plane,
+               const int16_t kp[2][Cfg::MAX_KP][2]) {
+#pragma HLS INLINE
+    uint64_t out = r.out_off;  // motions in order
     for (uint32_t k = 0; k <= r.num_kp; ++k) {
         for (uint64_t i = 0; i < plane; ++i) {
 #pragma HLS PIPELINE II = 1
             for (int axis = 0; axis < 2; ++axis) {
                 const int32_t g = gf_ld_i16(ddr, r.grid_off + 4 * i + 2 * axis);
                 const int32_t move = k == 0 ? 0 : kp[1][k - 1][axis] - kp[0][k - 1][axis];
-                gf_st_u16(ddr, r.out_off + 4 * (k * plane + i) + 2 * axis,
-                          static_cast<uint16_t>(gf_sat16(g + move)));
+                gf_st_u16(ddr, out + 2 * axis, static_cast<uint16_t>(gf_sat16(g + move)));
             }
+            out += 4;
         }
     }
 }
@@ -103,15 +122,18 @@ void kp_sparse(int8_t* ddr, const typename Cfg::regs& r, const int16_t kp[2][Cfg
 // Deformation: SAT16(RHU(Σ_c mask_c · sparse_c, 15)) per pixel and axis. The specification
 // bounds the sum to int32 for softmax masks; int64 keeps any other input well defined.
 template <class Cfg>
-void kp_deform(int8_t* ddr, const typename Cfg::regs& r) {
-    const uint64_t plane = static_cast<uint64_t>(r.height) * r.width;
+void kp_deform(int8_t* ddr, const typename Cfg::regs& r, uint64_t plane) {
+#pragma HLS INLINE
     for (uint64_t i = 0; i < plane; ++i) {
         int64_t acc[2] = {0, 0};
+        uint64_t mask_at = r.masks_off + 2 * i, sparse_at = r.sparse_off + 4 * i;  // motion c
         for (uint32_t c = 0; c < r.channels; ++c) {
 #pragma HLS PIPELINE II = 1
-            const int64_t mask = gf_ld_u16(ddr, r.masks_off + 2 * (c * plane + i));
+            const int64_t mask = gf_ld_u16(ddr, mask_at);
             for (int axis = 0; axis < 2; ++axis)
-                acc[axis] += mask * gf_ld_i16(ddr, r.sparse_off + 4 * (c * plane + i) + 2 * axis);
+                acc[axis] += mask * gf_ld_i16(ddr, sparse_at + 2 * axis);
+            mask_at += 2 * plane;
+            sparse_at += 4 * plane;
         }
         for (int axis = 0; axis < 2; ++axis)
             gf_st_u16(ddr, r.out_off + 4 * i + 2 * axis,
@@ -123,8 +145,12 @@ void kp_deform(int8_t* ddr, const typename Cfg::regs& r) {
 template <class Cfg>
 void keypoint_run(int8_t* ddr, const typename Cfg::regs& r, int16_t kp[2][Cfg::MAX_KP][2],
                   uint16_t table[KP_TABLE_SIZE]) {
+    // The heatmap's four squared distances and diff · mult; the deformation's two products
+    // (another mode, never at the same time) reuse two of them.
+#pragma HLS ALLOCATION operation instances = mul limit = 5
+    const uint64_t plane = kp_plane<Cfg>(r);
     if (r.mode == GF_KEYPOINT_DEFORM) {
-        kp_deform<Cfg>(ddr, r);
+        kp_deform<Cfg>(ddr, r, plane);
         return;
     }
     for (uint32_t k = 0; k < r.num_kp; ++k) {
@@ -134,14 +160,14 @@ void keypoint_run(int8_t* ddr, const typename Cfg::regs& r, int16_t kp[2][Cfg::M
         }
     }
     if (r.mode == GF_KEYPOINT_SPARSE) {
-        kp_sparse<Cfg>(ddr, r, kp);
+        kp_sparse<Cfg>(ddr, r, plane, kp);
         return;
     }
     for (int j = 0; j < KP_TABLE_SIZE; ++j) {
 #pragma HLS PIPELINE II = 1
         table[j] = gf_ld_u16(ddr, r.table_off + 2ull * j);
     }
-    kp_heatmap<Cfg>(ddr, r, kp, table);
+    kp_heatmap<Cfg>(ddr, r, plane, kp, table);
 }
 
 #endif  // KEYPOINT_ENGINE_H
