@@ -20,6 +20,8 @@
 
 template <class Cfg>
 int elementwise_check(const typename Cfg::regs& r, uint64_t ddr_bytes) {
+    // The byte counts below: one shift-and-add multiplier (gf_mul_serial), no DSP48E1.
+#pragma HLS ALLOCATION function instances = gf_mul_serial limit = 1
     const uint32_t m = r.mode;
     if (m > GF_ELEMENTWISE_SOFTMAX) return GF_STATUS_PARAM;
     if ((m == GF_ELEMENTWISE_AFFINE && !Cfg::HAS_AFFINE) ||
@@ -35,11 +37,13 @@ int elementwise_check(const typename Cfg::regs& r, uint64_t ddr_bytes) {
     if (r.channels == 0 || r.height == 0 || r.width == 0 ||
         (m == GF_ELEMENTWISE_SOFTMAX && (r.channels > Cfg::MAX_C || r.width > Cfg::MAX_W)))
         return GF_STATUS_SHAPE;
-    const uint64_t c = r.channels, plane = static_cast<uint64_t>(r.height) * r.width;
-    const uint64_t out_bytes = m == GF_ELEMENTWISE_TABLE ? r.table_bytes
-                               : (m == GF_ELEMENTWISE_SOFTMAX ? 2 : 1);
-    bool ok = gf_span_ok(r.in_off, c * plane, ddr_bytes) &&
-              gf_span_ok(r.out_off, c * plane * out_bytes, ddr_bytes);
+    const uint64_t c = r.channels, plane = gf_mul_serial(r.height, r.width);
+    const uint64_t elements = gf_mul_serial(plane, r.channels);
+    const int out_shift = m == GF_ELEMENTWISE_TABLE ? r.table_bytes - 1  // 1 or 2 bytes
+                          : (m == GF_ELEMENTWISE_SOFTMAX ? 1 : 0);
+    const uint64_t out_bytes = 1ull << out_shift;
+    bool ok = gf_span_ok(r.in_off, elements, ddr_bytes) &&
+              gf_span_ok(r.out_off, elements << out_shift, ddr_bytes);
     if (m == GF_ELEMENTWISE_AFFINE)
         ok = ok && gf_span_ok(r.mult_off, 4 * c, ddr_bytes) &&
              gf_span_ok(r.shift_off, c, ddr_bytes) && gf_span_ok(r.bias_off, 8 * c, ddr_bytes);

@@ -20,14 +20,17 @@ static const int GS_ONE = 1 << GS_WEIGHT_BITS;
 
 template <class Cfg>
 int grid_sample_check(const typename Cfg::regs& r, uint64_t ddr_bytes) {
+    // The byte counts below: one shift-and-add multiplier (gf_mul_serial), no DSP48E1.
+#pragma HLS ALLOCATION function instances = gf_mul_serial limit = 1
     if (r.channels == 0 || r.channels > Cfg::MAX_C || r.in_w == 0 || r.in_w > Cfg::MAX_W ||
         r.in_h == 0 || r.in_h > (1u << 14) || r.out_h == 0 || r.out_h > (1u << 15) ||
         r.out_w == 0 || r.out_w > (1u << 15))
         return GF_STATUS_SHAPE;
-    const uint64_t c = r.channels, pixels = static_cast<uint64_t>(r.out_h) * r.out_w;
-    const bool ok = gf_span_ok(r.in_off, c * r.in_h * r.in_w, ddr_bytes) &&
+    const uint64_t pixels = gf_mul_serial(r.out_h, r.out_w);
+    const uint64_t in_bytes = gf_mul_serial(gf_mul_serial(r.channels, r.in_h), r.in_w);
+    const bool ok = gf_span_ok(r.in_off, in_bytes, ddr_bytes) &&
                     gf_span_ok(r.grid_off, 4 * pixels, ddr_bytes) &&
-                    gf_span_ok(r.out_off, c * pixels, ddr_bytes);
+                    gf_span_ok(r.out_off, gf_mul_serial(pixels, r.channels), ddr_bytes);
     return ok ? GF_STATUS_OK : GF_STATUS_BOUNDS;
 }
 

@@ -22,6 +22,8 @@ static const int KP_TABLE_SIZE = 4096;
 
 template <class Cfg>
 int keypoint_check(const typename Cfg::regs& r, uint64_t ddr_bytes) {
+    // The byte counts below: one shift-and-add multiplier (gf_mul_serial), no DSP48E1.
+#pragma HLS ALLOCATION function instances = gf_mul_serial limit = 1
     const uint32_t m = r.mode;
     if (m > GF_KEYPOINT_DEFORM) return GF_STATUS_PARAM;
     if ((m == GF_KEYPOINT_HEATMAP && !Cfg::HAS_HEATMAP) ||
@@ -36,14 +38,16 @@ int keypoint_check(const typename Cfg::regs& r, uint64_t ddr_bytes) {
         (motion && (r.num_kp == 0 || r.num_kp > Cfg::MAX_KP)) ||
         (!motion && (r.channels == 0 || r.channels >= (1u << 16) - 1)))
         return GF_STATUS_SHAPE;
-    const uint64_t plane = static_cast<uint64_t>(r.height) * r.width;
-    const uint64_t maps = static_cast<uint64_t>(r.num_kp) + 1;
-    if (!motion)
-        return gf_span_ok(r.sparse_off, 4 * r.channels * plane, ddr_bytes) &&
-                       gf_span_ok(r.masks_off, 2 * r.channels * plane, ddr_bytes) &&
+    const uint64_t plane = gf_mul_serial(r.height, r.width);
+    if (!motion) {
+        const uint64_t values = gf_mul_serial(plane, r.channels);
+        return gf_span_ok(r.sparse_off, 4 * values, ddr_bytes) &&
+                       gf_span_ok(r.masks_off, 2 * values, ddr_bytes) &&
                        gf_span_ok(r.out_off, 4 * plane, ddr_bytes)
                    ? GF_STATUS_OK : GF_STATUS_BOUNDS;
-    const uint64_t out_bytes = m == GF_KEYPOINT_HEATMAP ? maps * plane : 4 * maps * plane;
+    }
+    const uint64_t maps = gf_mul_serial(plane, r.num_kp + 1);  // (K + 1) · plane
+    const uint64_t out_bytes = m == GF_KEYPOINT_HEATMAP ? maps : 4 * maps;
     const bool ok = gf_span_ok(r.grid_off, 4 * plane, ddr_bytes) &&
                     gf_span_ok(r.kp_driving_off, 4ull * r.num_kp, ddr_bytes) &&
                     gf_span_ok(r.kp_source_off, 4ull * r.num_kp, ddr_bytes) &&

@@ -17,6 +17,8 @@
 
 template <class Cfg>
 int upsample_check(const typename Cfg::regs& r, uint64_t ddr_bytes) {
+    // The byte counts below: one shift-and-add multiplier (gf_mul_serial), no DSP48E1.
+#pragma HLS ALLOCATION function instances = gf_mul_serial limit = 1
     if (r.mode > GF_UPSAMPLE_FIELD) return GF_STATUS_PARAM;
     if ((r.mode == GF_UPSAMPLE_MAP && !Cfg::HAS_MAP) ||
         (r.mode == GF_UPSAMPLE_FIELD && !Cfg::HAS_FIELD))
@@ -25,10 +27,11 @@ int upsample_check(const typename Cfg::regs& r, uint64_t ddr_bytes) {
     if (r.channels == 0 || r.in_h == 0 || r.in_h > 2048 || r.in_w == 0 || r.in_w > Cfg::MAX_W ||
         r.out_h == 0 || r.out_h > 2048 || r.out_w == 0 || r.out_w > 2048)
         return GF_STATUS_SHAPE;
-    const uint64_t element = r.mode == GF_UPSAMPLE_FIELD ? 4 : 1;
-    const uint64_t c = r.channels;
-    const bool ok = gf_span_ok(r.in_off, element * c * r.in_h * r.in_w, ddr_bytes) &&
-                    gf_span_ok(r.out_off, element * c * r.out_h * r.out_w, ddr_bytes);
+    const int element_shift = r.mode == GF_UPSAMPLE_FIELD ? 2 : 0;  // 4 bytes or 1
+    const uint64_t in_values = gf_mul_serial(gf_mul_serial(r.channels, r.in_h), r.in_w);
+    const uint64_t out_values = gf_mul_serial(gf_mul_serial(r.channels, r.out_h), r.out_w);
+    const bool ok = gf_span_ok(r.in_off, in_values << element_shift, ddr_bytes) &&
+                    gf_span_ok(r.out_off, out_values << element_shift, ddr_bytes);
     return ok ? GF_STATUS_OK : GF_STATUS_BOUNDS;
 }
 
