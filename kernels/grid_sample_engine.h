@@ -53,7 +53,7 @@ void gs_slide(const int8_t* ddr, const typename Cfg::regs& r, uint32_t in_plane,
     const int first = top > kept_end ? top : kept_end;
     const int end = top + Cfg::BAND_ROWS < static_cast<int>(r.in_h)
                         ? top + Cfg::BAND_ROWS : static_cast<int>(r.in_h);
-    uint64_t channel = r.in_off + static_cast<uint32_t>(first * in_w);
+    uint64_t channel = r.in_off + static_cast<uint32_t>(static_cast<uint16_t>(first) * in_w);
     for (int c = 0; c < static_cast<int>(r.channels); ++c) {
         uint64_t base = channel;
         for (int y = first; y < end; ++y) {

@@ -60,11 +60,12 @@ int keypoint_check(const typename Cfg::regs& r, uint64_t ddr_bytes) {
 // Q15 heat of grid point (gx, gy) for keypoint (kx, ky): G[min(RHU(dx² + dy², S), 4095)].
 static inline int32_t kp_heat(const uint16_t table[KP_TABLE_SIZE], int32_t gx, int32_t gy,
                               int32_t kx, int32_t ky, int index_shift) {
-    int32_t dx = gx - kx, dy = gy - ky;
-    // Clamped to ±32767 so that dx² + dy² < 2^31 (only offsets ≥ 4 change, whose heat is 0).
-    dx = dx < -32767 ? -32767 : (dx > 32767 ? 32767 : dx);
-    dy = dy < -32767 ? -32767 : (dy > 32767 ? 32767 : dy);
-    const uint64_t d2 = static_cast<uint64_t>(dx * dx) + static_cast<uint64_t>(dy * dy);
+    const int32_t dx = gx - kx, dy = gy - ky;
+    // Clamped to ±32767 so that dx² + dy² < 2^31 (only offsets ≥ 4 change, whose heat is 0);
+    // held as int16, each square is a 16 × 16-bit product (one DSP48E1).
+    const int16_t cx = dx < -32767 ? -32767 : (dx > 32767 ? 32767 : dx);
+    const int16_t cy = dy < -32767 ? -32767 : (dy > 32767 ? 32767 : dy);
+    const uint64_t d2 = static_cast<uint64_t>(cx * cx) + static_cast<uint64_t>(cy * cy);
     const uint64_t index = (d2 + (1ull << (index_shift - 1))) >> index_shift;
     return table[index < KP_TABLE_SIZE ? index : KP_TABLE_SIZE - 1];
 }
