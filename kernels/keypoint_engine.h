@@ -58,8 +58,8 @@ int keypoint_check(const typename Cfg::regs& r, uint64_t ddr_bytes) {
 }
 
 // Q15 heat of grid point (gx, gy) for keypoint (kx, ky): G[min(RHU(dx² + dy², S), 4095)].
-static inline int32_t kp_heat(const uint16_t table[KP_TABLE_SIZE], int32_t gx, int32_t gy,
-                              int32_t kx, int32_t ky, int index_shift) {
+static inline uint16_t kp_heat(const uint16_t table[KP_TABLE_SIZE], int32_t gx, int32_t gy,
+                               int32_t kx, int32_t ky, int index_shift) {
     const int32_t dx = gx - kx, dy = gy - ky;
     // Clamped to ±32767 so that dx² + dy² < 2^31 (only offsets ≥ 4 change, whose heat is 0);
     // held as int16, each square is a 16 × 16-bit product (one DSP48E1).
@@ -97,8 +97,10 @@ void kp_heatmap(int8_t* ddr, const typename Cfg::regs& r, uint64_t plane,
 #pragma HLS PIPELINE II = 1
             const int32_t gx = gf_ld_i16(ddr, r.grid_off + 4 * i);
             const int32_t gy = gf_ld_i16(ddr, r.grid_off + 4 * i + 2);
-            const int32_t diff = kp_heat(table, gx, gy, kp[0][k][0], kp[0][k][1], index_shift) -
-                                 kp_heat(table, gx, gy, kp[1][k][0], kp[1][k][1], index_shift);
+            // A difference of two uint16 heats: 17 bits, so diff · mult is 17 × 32 (2 DSP48E1).
+            const int32_t driving = kp_heat(table, gx, gy, kp[0][k][0], kp[0][k][1], index_shift);
+            const int32_t source = kp_heat(table, gx, gy, kp[1][k][0], kp[1][k][1], index_shift);
+            const int32_t diff = driving - source;
             ddr[out + i] = gf_sat8(gf_rhu(diff * mult, shift));
         }
         out += plane;

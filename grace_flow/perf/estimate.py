@@ -125,9 +125,9 @@ def dsp_count(engine: str, spec: dict) -> dict[str, int]:
         # affine x × m (8 × 32: 2), mul_map (8 × 8: 1), softmax e × reciprocal (16 × 40: 3).
         widest = max(2 * c["HAS_AFFINE"], c["HAS_MUL_MAP"], 3 * c["HAS_SOFTMAX"])
         return {"shared": widest, "index": 0}
-    # heatmap: squared distances (4) and diff × mult (32 × 32: 4); deform: mask × value (2),
-    # on two of the heatmap's multipliers when both are built (ALLOCATION limit 5).
-    return {"mac": max(8 * c["HAS_HEATMAP"], 2 * c["HAS_DEFORM"]), "index": 0}
+    # heatmap: squared distances (16 × 16: 4) and diff × mult (17 × 32: 2); deform: mask × value
+    # (2), on two of the heatmap's multipliers when both are built (ALLOCATION limit 5).
+    return {"mac": max(6 * c["HAS_HEATMAP"], 2 * c["HAS_DEFORM"]), "index": 0}
 
 
 def upsample_components(c: dict) -> int:

@@ -65,12 +65,12 @@ def test_off_array_dsps_are_what_the_kernels_multiply():
     """No index product is left in grid_sample, upsample, elementwise or keypoint: grid_sample
     has a DSP per lane (fy) and one multiplier shared outside the lanes, upsample one per
     component, elementwise one shared by its modes (the widest, softmax's 3), keypoint the
-    heatmap's 8 (the deformation's 2 reuse two of them)."""
+    heatmap's 6 (the deformation's 2 reuse two of them)."""
     assert {e: dsp_count(e, default_spec(e)) for e in ENGINES[1:]} == {
         "grid_sample": {"mac": 4, "shared": 1, "index": 0},
         "upsample": {"mac": 2, "index": 0},
         "elementwise": {"shared": 3, "index": 0},
-        "keypoint": {"mac": 8, "index": 0},
+        "keypoint": {"mac": 6, "index": 0},
     }
     assert dsp_count("upsample", default_spec("upsample") | {"modes": ["map"]})["mac"] == 1
     assert dsp_count("elementwise", default_spec("elementwise") | {"modes": ["table", "mul_map"]}
