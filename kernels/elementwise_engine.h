@@ -6,8 +6,9 @@
 // line buffer, because each pixel needs the max and the sum over channels before any mask.
 //
 // No index product: the streaming modes walk [C, H, W] in order with wrapping counters, softmax
-// accumulates its row and channel offsets. The one product per element of each mode (affine
-// x·m, mul_map x·m, softmax e·R) is in a different mode, so the three share one multiplier.
+// accumulates its row and channel offsets (the plane by shift and add, gf_mul_serial). The one
+// product per element of each mode (affine x·m, mul_map x·m, softmax e·R) is in a different
+// mode, so the three share one multiplier.
 //
 // Cfg (generated): MAX_C, MAX_W (softmax line buffer), HAS_AFFINE, HAS_TABLE, HAS_MUL_MAP,
 // HAS_SOFTMAX, `regs`.
@@ -142,8 +143,7 @@ void ew_softmax(int8_t* ddr, const typename Cfg::regs& r, uint16_t table[256],
         table[j] = gf_ld_u16(ddr, r.table_off + 2ull * j);
     }
     const int channels = static_cast<int>(r.channels), width = static_cast<int>(r.width);
-    uint64_t plane = 0;  // height · width, once per instruction by `height` adds
-    for (uint32_t y = 0; y < r.height; ++y) plane += width;
+    const uint64_t plane = gf_mul_serial(r.height, r.width);  // 32 cycles, no DSP48E1
     uint64_t row = 0;  // y · width
     for (uint32_t y = 0; y < r.height; ++y) {
         uint64_t channel = r.in_off + row;

@@ -6,9 +6,9 @@
 // instruction; grid, masks and motions stream from DDR one pixel per step.
 //
 // No index product: the outputs are written in order (a running offset), the deformation's
-// per-motion strides are accumulated, and the plane (height · width) is `height` adds once per
-// instruction. The modes are inlined into keypoint_run, whose limit lets the deformation's two
-// products reuse two of the heatmap's five multipliers.
+// per-motion strides are accumulated, and the plane (height · width) is formed once per
+// instruction by shift and add (gf_mul_serial). The modes are inlined into keypoint_run, whose
+// limit lets the deformation's two products reuse two of the heatmap's five multipliers.
 //
 // Cfg (generated): MAX_KP, HAS_HEATMAP, HAS_SPARSE, HAS_DEFORM, `regs`.
 #ifndef KEYPOINT_ENGINE_H
@@ -68,15 +68,6 @@ static inline uint16_t kp_heat(const uint16_t table[KP_TABLE_SIZE], int32_t gx, 
     const uint64_t d2 = static_cast<uint64_t>(cx * cx) + static_cast<uint64_t>(cy * cy);
     const uint64_t index = (d2 + (1ull << (index_shift - 1))) >> index_shift;
     return table[index < KP_TABLE_SIZE ? index : KP_TABLE_SIZE - 1];
-}
-
-// height · width by `height` adds (once per instruction; no multiplier).
-template <class Cfg>
-uint64_t kp_plane(const typename Cfg::regs& r) {
-#pragma HLS INLINE
-    uint64_t plane = 0;
-    for (uint32_t y = 0; y < r.height; ++y) plane += r.width;
-    return plane;
 }
 
 // Heatmaps (driving minus source, requantized) with a zero background map in front.
@@ -155,7 +146,7 @@ void keypoint_run(int8_t* ddr, const typename Cfg::regs& r, int16_t kp[2][Cfg::M
     // The heatmap's four squared distances and diff · mult; the deformation's two products
     // (another mode, never at the same time) reuse two of them.
 #pragma HLS ALLOCATION operation instances = mul limit = 5
-    const uint64_t plane = kp_plane<Cfg>(r);
+    const uint64_t plane = gf_mul_serial(r.height, r.width);  // 32 cycles, no DSP48E1
     if (r.mode == GF_KEYPOINT_DEFORM) {
         kp_deform<Cfg>(ddr, r, plane);
         return;
