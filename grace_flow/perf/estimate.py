@@ -46,7 +46,8 @@ INDEX_PRODUCT_DSP = 1
 #: A LUT-based multiplier (BIND_OP impl=fabric): the one 7-series LUT figure of the Xilinx
 #: Multiplier LogiCORE data sheet (DS255 v11.2, 9 × 9 "Use LUTs", speed optimized: 115 LUT,
 #: 110 FF), scaled by the partial-product bits n · m of the product (an assumption).
-FABRIC_MUL = {"bits": 81, "LUT": 115, "FF": 110}
+FABRIC_MUL = {"LUT": 115, "FF": 110}
+FABRIC_MUL_BITS = 9 * 9
 #: Products one packed DSP chain sums before its two sums are separated (kernels/dsp_pack.h).
 PACK_CHAIN = 4
 #: Logic a packed MAC array adds beside the fit's per-DSP logic (counted from dsp_pack.h; an
@@ -149,8 +150,7 @@ def fabric_multipliers(engine: str, spec: dict) -> list[tuple[int, int]]:
 def fabric_logic(engine: str, spec: dict) -> dict[str, int]:
     """LUT and FF of ``engine``'s fabric multipliers (FABRIC_MUL scaled by n · m bits)."""
     bits = sum(n * m for n, m in fabric_multipliers(engine, spec))
-    return {key: round(cost * bits / FABRIC_MUL["bits"]) for key, cost in FABRIC_MUL.items()
-            if key != "bits"}
+    return {key: round(cost * bits / FABRIC_MUL_BITS) for key, cost in FABRIC_MUL.items()}
 
 
 def mac_columns(spec: dict) -> int:
