@@ -60,6 +60,22 @@ static inline void gf_st_u16(int8_t* ddr, uint64_t at, uint16_t v) {
     ddr[at + 1] = static_cast<int8_t>(v >> 8);
 }
 
+// a · b mod 2^64 by shift and add, one bit of b per step (32 cycles, one 64-bit adder, no
+// DSP48E1): the capacity checks' byte counts, once per instruction, where a multiplier as wide
+// as 64 × 32 bits would take several DSP48E1s for a product nobody waits on. A check calls it
+// through one instance (ALLOCATION function limit 1).
+static inline uint64_t gf_mul_serial(uint64_t a, uint32_t b) {
+#pragma HLS INLINE off
+    uint64_t product = 0;
+    for (int bit = 0; bit < 32; ++bit) {
+#pragma HLS PIPELINE II = 1
+        if (b & 1) product += a;
+        a <<= 1;
+        b >>= 1;
+    }
+    return product;
+}
+
 // True when [offset, offset + bytes) lies inside a DDR window of ddr_bytes bytes.
 static inline bool gf_span_ok(uint32_t offset, uint64_t bytes, uint64_t ddr_bytes) {
     return bytes <= ddr_bytes && offset <= ddr_bytes - bytes;

@@ -6,7 +6,9 @@ What the model assumes (docs/estimate.md holds the full table and the calibratio
   (``macs_per_dsp`` 2, kernels/dsp_pack.h: lanes o and o + 1 share a DSP); one per product
   whose operands fit 25 × 18 bits, 2 when one operand is 32 bits wide, 4 for a 32 × 32 product.
   Plus the runtime index products of the address arithmetic, 1 DSP each (shapes fit 18 bits
-  after HLS's bit-width narrowing: an assumption), counted in the kernels.
+  after HLS's bit-width narrowing: an assumption), counted in the kernels; products an
+  ALLOCATION limit makes share a multiplier count once, products bound to the fabric as LUT/FF
+  (FABRIC_MUL), not DSP.
 * BRAM18: every buffer the top template declares, split into the banks its partition pragmas ask
   for; a bank of at most 1 Kbit goes to LUTRAM, a bigger one takes the cheapest 18 Kb aspect
   ratio (16K×1 … 512×36) that holds it. Completely partitioned arrays are registers (FF).
@@ -41,6 +43,11 @@ LOGIC_COEFFICIENTS = {
 }
 #: DSP48E1 per runtime index product (operands narrowed to 18 × 25 bits: an assumption).
 INDEX_PRODUCT_DSP = 1
+#: A LUT-based multiplier (BIND_OP impl=fabric): the one 7-series LUT figure of the Xilinx
+#: Multiplier LogiCORE data sheet (DS255 v11.2, 9 × 9 "Use LUTs", speed optimized: 115 LUT,
+#: 110 FF), scaled by the partial-product bits n · m of the product (an assumption).
+FABRIC_MUL = {"LUT": 115, "FF": 110}
+FABRIC_MUL_BITS = 9 * 9
 #: Products one packed DSP chain sums before its two sums are separated (kernels/dsp_pack.h).
 PACK_CHAIN = 4
 #: Logic a packed MAC array adds beside the fit's per-DSP logic (counted from dsp_pack.h; an
@@ -96,7 +103,9 @@ def buffers(engine: str, spec: dict) -> list[dict]:
 
 
 def dsp_count(engine: str, spec: dict) -> dict[str, int]:
-    """DSP48E1 of ``engine`` by part: datapath products and address (index) products."""
+    """DSP48E1 of ``engine`` by part: datapath products ("mac"), a multiplier shared by products
+    outside the pipelined loops ("shared") and address (index) products ("index"). Products
+    bound to the fabric are :func:`fabric_multipliers`, not here."""
     c = engine_constants(engine, spec)
     if engine == "conv":
         ui = c["UNROLL_IN"]
@@ -106,22 +115,42 @@ def dsp_count(engine: str, spec: dict) -> dict[str, int]:
         return {"mac": ui * mac_columns(spec), "requant": requant,
                 "index": 12 * INDEX_PRODUCT_DSP}
     if engine == "grid_sample":
-        # Per lane: 4 corner products (Q22 weight × int8: 1 DSP each); once per pixel: the 4
-        # 2-D weights (12 × 12) and 2 coordinate scalings. Index: 4 + 3 per lane (the output
-        # address and the DDR fallback's c · in_h · in_w).
-        lanes = c["UNROLL_C"]
-        return {"mac": 4 * lanes, "pixel": 6, "index": (4 + 3 * lanes) * INDEX_PRODUCT_DSP}
+        # Per lane fy · (bottom − top) (11 × 21 bits); the planes, the slide's first row, the
+        # two coordinate scalings and the corner row share one multiplier (ALLOCATION limit 1).
+        return {"mac": c["UNROLL_C"], "shared": 1, "index": 0}
     if engine == "upsample":
-        # 4 weight products (9 × 9) per output, and 4 weight × value products per component.
-        comps = 2 if c["HAS_FIELD"] else 1
-        return {"mac": 4 * comps, "pixel": 4, "index": 4 * INDEX_PRODUCT_DSP}
+        # Per component fy · (bottom − top) (8 × 25 bits); every address is a running offset.
+        return {"mac": upsample_components(c), "index": 0}
     if engine == "elementwise":
+        # One multiplier for the modes' products (one mode at a time), as wide as the widest:
         # affine x × m (8 × 32: 2), mul_map (8 × 8: 1), softmax e × reciprocal (16 × 40: 3).
-        ops = 2 * c["HAS_AFFINE"] + c["HAS_MUL_MAP"] + 3 * c["HAS_SOFTMAX"]
-        return {"mac": ops, "index": 3 * INDEX_PRODUCT_DSP}
-    # heatmap: squared distances (4) and diff × mult (32 × 32: 4); deform: mask × value (2).
-    ops = 8 * c["HAS_HEATMAP"] + 2 * c["HAS_DEFORM"]
-    return {"mac": ops, "index": 3 * INDEX_PRODUCT_DSP}
+        widest = max(2 * c["HAS_AFFINE"], c["HAS_MUL_MAP"], 3 * c["HAS_SOFTMAX"])
+        return {"shared": widest, "index": 0}
+    # heatmap: squared distances (16 × 16: 4) and diff × mult (17 × 32: 2); deform: mask × value
+    # (2), on two of the heatmap's multipliers when both are built (ALLOCATION limit 5).
+    return {"mac": max(6 * c["HAS_HEATMAP"], 2 * c["HAS_DEFORM"]), "index": 0}
+
+
+def upsample_components(c: dict) -> int:
+    """Lanes of the upsample datapath: a field value's two components, or one map value."""
+    return 2 if c["HAS_FIELD"] else 1
+
+
+def fabric_multipliers(engine: str, spec: dict) -> list[tuple[int, int]]:
+    """Operand widths (bits) of the products ``engine``'s kernel binds to LUTs (BIND_OP
+    impl=fabric): the 1-D blends' fx products, one per row of corners and lane/component."""
+    c = engine_constants(engine, spec)
+    if engine == "grid_sample":
+        return [(11, 9)] * (2 * c["UNROLL_C"])  # Q11 fraction × corner difference
+    if engine == "upsample":
+        return [(8, 17)] * (2 * upsample_components(c))  # Q8 fraction × value difference
+    return []
+
+
+def fabric_logic(engine: str, spec: dict) -> dict[str, int]:
+    """LUT and FF of ``engine``'s fabric multipliers (FABRIC_MUL scaled by n · m bits)."""
+    bits = sum(n * m for n, m in fabric_multipliers(engine, spec))
+    return {key: round(cost * bits / FABRIC_MUL_BITS) for key, cost in FABRIC_MUL.items()}
 
 
 def mac_columns(spec: dict) -> int:
@@ -164,11 +193,12 @@ def engine_resources(engine: str, spec: dict) -> dict[str, int]:
             lutram_luts += 2 * math.ceil(buf["words"] * buf["bits"] / 64) * buf["banks"]
     lut, ff = (LOGIC_COEFFICIENTS[key] for key in ("LUT", "FF"))
     packing = packed_logic(spec) if engine == "conv" else {"LUT": 0, "FF": 0}
+    fabric = fabric_logic(engine, spec)
     return {
         "LUT": round(lut["c0"] + lut["c_dsp"] * datapath + lut["c_maxi"]) + lutram_luts
-        + packing["LUT"],
+        + packing["LUT"] + fabric["LUT"],
         "FF": round(ff["c0"] + ff["c_dsp"] * datapath + ff["c_maxi"]) + register_bits
-        + packing["FF"],
+        + packing["FF"] + fabric["FF"],
         "BRAM18": bram,
         "DSP": dsp,
     }
