@@ -61,6 +61,12 @@ def port_bytes_per_cycle(board: Board, clock_mhz: float | None, port_bytes: int)
     return min(port_bytes, hp, board.ddr_peak_bytes_per_s / (mhz * 1e6))
 
 
+#: Byte counts an engine forms per instruction with grace_numerics.h's shift-and-add
+#: gf_mul_serial (its checks and plane sizes; the most any mode calls), 32 cycles each.
+SERIAL_PRODUCTS = {"grid_sample": 4, "upsample": 4, "elementwise": 3, "keypoint": 4}
+SERIAL_PRODUCT_CYCLES = 32
+
+
 def instruction_cost(ins, spec: dict, board: Board, clock_mhz: float | None = None,
                      port_bytes: int | None = None) -> Cost:
     """The modelled :class:`Cost` of instruction ``ins`` on an engine built for ``spec``;
@@ -72,7 +78,9 @@ def instruction_cost(ins, spec: dict, board: Board, clock_mhz: float | None = No
     # An absent register is 0, as on the device and in C-sim.
     registers = {reg.name: ins.registers.get(reg.name, 0) for reg in REGISTERS[ins.engine]}
     cost = _MODELS[ins.engine](registers, spec, lat, lambda n: math.ceil(n / beat))
-    return Cost(cost.cycles + INSTRUCTION_OVERHEAD, cost.ddr_bytes, cost.macs, cost.weight_bytes)
+    checks = SERIAL_PRODUCTS.get(ins.engine, 0) * SERIAL_PRODUCT_CYCLES
+    return Cost(cost.cycles + checks + INSTRUCTION_OVERHEAD, cost.ddr_bytes, cost.macs,
+                cost.weight_bytes)
 
 
 def _classes(total: int, block: int) -> list[tuple[int, int, int]]:
@@ -173,7 +181,8 @@ def _grid_sample(r: dict, spec: dict, lat: int, move) -> Cost:
     # Per pixel: the grid point (4 byte reads, one DDR latency), weights, then ceil(C/U)
     # iterations at II = 4 · U: four conditional DDR-fallback corner reads per lane share the
     # read channel (corners are assumed to hit the band).
-    per_pixel = lat + 12 + math.ceil(c / lanes) * 4 * lanes
+    # (+2: the coordinate scalings and the corner row's product share one multiplier.)
+    per_pixel = lat + 14 + math.ceil(c / lanes) * 4 * lanes
     cycles += out_h * (out_w * per_pixel + lat)  # + write responses drained per row
     pixels = out_h * out_w
     return Cost(cycles, loaded + 4 * pixels + c * pixels, 4 * c * pixels)
