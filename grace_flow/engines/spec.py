@@ -158,6 +158,10 @@ def engine_constants(engine: str, spec: dict) -> dict[str, int]:
     if engine == "conv":
         max_k, max_stride = max(spec["kernel_sizes"]), max(spec["strides"])
         features = spec["features"]
+        # Input channels buffered per step: in_block rounded up to whole unroll_in groups,
+        # never more than an instruction can have (max_in_channels is a multiple too).
+        in_block = min(-(-spec["in_block"] // spec["unroll_in"]) * spec["unroll_in"],
+                       spec["max_in_channels"])
         return {
             "MAX_IN_C": spec["max_in_channels"],
             "MAX_OUT_C": spec["max_out_channels"],
@@ -175,10 +179,12 @@ def engine_constants(engine: str, spec: dict) -> dict[str, int]:
             "UNROLL_IN": spec["unroll_in"],
             "UNROLL_OUT": spec["unroll_out"],
             "MACS_PER_DSP": spec["macs_per_dsp"],
-            # Input channels buffered per step: in_block rounded up to whole unroll_in groups,
-            # never more than an instruction can have (max_in_channels is a multiple too).
-            "IN_BLOCK": min(-(-spec["in_block"] // spec["unroll_in"]) * spec["unroll_in"],
-                            spec["max_in_channels"]),
+            "IN_BLOCK": in_block,
+            # The weight buffer (engines/conv_weights.py): an entry per pass of a step (KK taps
+            # × the block's unroll_in groups), each a pass's unroll_in × unroll_out weight
+            # bytes in whole 64-bit words.
+            "W_ENTRIES": max_k * max_k * (in_block // spec["unroll_in"]),
+            "W_ENTRY_WORDS": -(-spec["unroll_in"] * spec["unroll_out"] // 8),
             "TILE_ROWS": spec["tile_rows"],
             **{f"HAS_{name.upper()}": int(name in features) for name in CONV_FLAGS},
         }
