@@ -19,8 +19,10 @@
 // MAX_STRIDE, KERNEL_MASK / STRIDE_MASK (bit n set: n supported), UNROLL_IN, UNROLL_OUT,
 // MACS_PER_DSP (1 or 2: dsp_pack.h), IN_BLOCK, TILE_ROWS, HAS_RELU / HAS_POOL / HAS_UPSAMPLE /
 // HAS_RESIDUAL, IN_ROWS, KK, W_ENTRIES (KK · IN_BLOCK / UNROLL_IN: a step's passes),
-// W_ENTRY_WORDS (⌈UNROLL_IN · UNROLL_OUT / 8⌉: 64-bit words of a pass's weights), and `regs`,
-// the register struct. The GF_STATUS_* and GF_CONV_* constants come from the config too.
+// W_ENTRY_WORDS (⌈UNROLL_IN · UNROLL_OUT / 8⌉: 64-bit words of a pass's weights), W_BANKS (the
+// weight buffer's banks per copy, word e of an entry in bank e mod W_BANKS), W_READS
+// (⌈W_ENTRY_WORDS / W_BANKS⌉: cycles a pass reads its entry in), and `regs`, the register
+// struct. The GF_STATUS_* and GF_CONV_* constants come from the config too.
 //
 // Weights are in DDR in the engine's folding order (grace_flow/engines/conv_weights.py): per
 // output block, input block, tap and group of UNROLL_IN input channels, one entry of
@@ -312,12 +314,22 @@ void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
             const int tap = ky * k + kx;
             for (int gi = 0; gi < groups; ++gi) {
                 const bool start = ib == 0 && ky == 0 && kx == 0 && gi == 0;
-                // The pass's UNROLL_IN × UNROLL_OUT weights: its entry's words, read in one
-                // cycle (one from each bank), byte u · UNROLL_OUT + o. A channel beyond the block
-                // or out_c is 0 in DDR, so it contributes 0 whatever its input byte holds.
-                // [u][o]: a pixel's MACs are UNROLL_IN updates of the UNROLL_OUT accumulators
-                // (one SIMD vector in C-sim).
-                const uint64_t* entry = w[tap * groups + gi];
+                // The pass's entry, one word from each bank per cycle over W_READS cycles.
+                const int a = tap * groups + gi;
+                uint64_t entry[Cfg::W_ENTRY_WORDS];
+#pragma HLS ARRAY_PARTITION variable = entry complete dim = 0
+                for (int rd = 0; rd < Cfg::W_READS; ++rd) {
+#pragma HLS PIPELINE II = 1
+                    for (int bank = 0; bank < Cfg::W_BANKS; ++bank) {
+#pragma HLS UNROLL
+                        const int e = rd * Cfg::W_BANKS + bank;
+                        if (e < Cfg::W_ENTRY_WORDS) entry[e] = w[a][e];
+                    }
+                }
+                // Its UNROLL_IN × UNROLL_OUT weights: byte u · UNROLL_OUT + o. A channel beyond
+                // the block or out_c is 0 in DDR, so it contributes 0 whatever its input byte
+                // holds. [u][o]: a pixel's MACs are UNROLL_IN updates of the UNROLL_OUT
+                // accumulators (one SIMD vector in C-sim).
                 int32_t wt[Cfg::UNROLL_IN][Cfg::UNROLL_OUT];
 #pragma HLS ARRAY_PARTITION variable = wt complete dim = 0
                 for (int u = 0; u < Cfg::UNROLL_IN; ++u) {

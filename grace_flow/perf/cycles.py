@@ -109,6 +109,7 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
     ui, uo, tr = spec["unroll_in"], spec["unroll_out"], spec["tile_rows"]
     constants = engine_constants("conv", spec)
     block, entry_words = constants["IN_BLOCK"], constants["W_ENTRY_WORDS"]
+    w_reads = constants["W_READS"]
     depth = 4 + math.ceil(math.log2(ui))  # BRAM read, multiply, adder tree, accumulate
     kk = k * k
     row_words, out_words, store_words = (math.ceil(n / 8) for n in (iw, out_w, store_w))
@@ -141,7 +142,8 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
                         + first * (lat + ch)
                         + last * (lat + ch + residual * ch * (
                             lat + READER_PRIME + rows * out_words)))
-                compute = kk * groups * (pixels + depth)
+                # A pass: its weight entry read in w_reads cycles, then its pixels.
+                compute = kk * groups * (w_reads + pixels + depth)
                 compute += last * ch * rows * (out_w + REQUANT_CYCLES)
                 store = last * ch * (lat + READER_PRIME + stored_rows * store_words)
                 steps = n_bands * count * n

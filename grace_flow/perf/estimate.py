@@ -76,8 +76,10 @@ def buffers(engine: str, spec: dict) -> list[dict]:
             # b.xin: ping-pong × input block split cyclic by UNROLL_IN; 64-bit words of a row.
             array("xin", 2 * block * c["IN_ROWS"] * words, 64, 2 * ui),
             # b.w: ping-pong × an entry per pass of a step × its W_ENTRY_WORDS 64-bit words,
-            # complete on the copy and the word: a bank per copy and word.
-            array("w", 2 * c["W_ENTRIES"] * c["W_ENTRY_WORDS"], 64, 2 * c["W_ENTRY_WORDS"]),
+            # complete on the copy and cyclic by W_BANKS on the word: a bank holds W_READS
+            # words of each entry.
+            {"name": "w", "words": c["W_ENTRIES"] * c["W_READS"], "bits": 64,
+             "banks": 2 * c["W_BANKS"], "registers": False},
             array("res", 2 * uo * tr * words, 64, 2),
             array("out", 2 * uo * tr * words, 64, 2 * row_pairs),
             # b.acc: the tile's int32 partial sums, UNROLL_OUT banks.

@@ -87,10 +87,12 @@ def test_conv_refuses_bad_instruction(engine_library, change, status):
 
 #: Foldings of the MAC array that dsp_pack.h treats differently: one MAC per DSP, packed chains
 #: split (unroll_in 8 is two chains of 4, 6 a chain of 4 and one of 2) and an odd last lane;
-#: and one whose pass's 15 weight bytes pad to 2 words, in input blocks of 9 (in_block 7
-#: rounded up to whole groups of 3), in weight entries that straddle a word.
+#: one whose pass's 9 weight words lie in 2 banks, read in 5 cycles (the last reads one); and one
+#: whose pass's 15 weight bytes pad to 2 words, in input blocks of 9 (in_block 7 rounded up to
+#: whole groups of 3).
 FOLDINGS = [dict(macs_per_dsp=1), dict(unroll_in=8, unroll_out=3, max_out_channels=129),
             dict(unroll_in=2, unroll_out=8, max_in_channels=128),
+            dict(unroll_in=8, unroll_out=9, max_out_channels=135),
             dict(unroll_in=3, unroll_out=5, in_block=7, max_in_channels=129,
                  max_out_channels=130)]
 

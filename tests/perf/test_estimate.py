@@ -36,18 +36,18 @@ def conv(node, in_c, size, out_c, flags=1, deps=()):
 def test_default_conv_resources_are_the_formulas():
     # BRAM18 (in_block 16, 64-bit rows of 8 words): xin 8 banks × 288 words × 64 b → 2 tiles
     # each; res 2 banks × 64 words × 64 b → 2 each; out 4 banks × 32 × 64 b → 2 each; acc
-    # 4 banks × 128 × 32 b → 1 each; w 2 × 2 banks (a pass's 16 weight bytes are 2 words) of
-    # 49 taps × 4 groups = 196 words × 64 b → 2 each.
+    # 4 banks × 128 × 32 b → 1 each; w 2 × 1 bank holding both words of a pass's 16 weight
+    # bytes, 49 taps × 4 groups × 2 = 392 words × 64 b → 2 each.
     # DSP: 16 MAC lanes + one requant lane (4 + 2) + 12 index products.
     # LUT: 901.6 + 98.3 × 22 + 1041 (m_axi); FF: 373.3 + 115.3 × 22 + 1376 (m_axi) + 832
     # parameter register bits.
     assert engine_resources("conv", default_spec("conv") | {"macs_per_dsp": 1}) == {
-        "LUT": 4105, "FF": 5118, "BRAM18": 40, "DSP": 34}
+        "LUT": 4105, "FF": 5118, "BRAM18": 36, "DSP": 34}
     # Packed (the default): 16 lanes on 4 × 2 DSPs, datapath 8 + 6; LUT 901.6 + 98.3 × 14 +
     # 1041 + 8 packed DSPs × 16 + 2 lane pairs × 1 chain × 31; FF 373.3 + 115.3 × 14 + 1376 +
     # 832 + 8 × 8 + 2 × 32.
     assert engine_resources("conv", default_spec("conv")) == {
-        "LUT": 3509, "FF": 4324, "BRAM18": 40, "DSP": 26}
+        "LUT": 3509, "FF": 4324, "BRAM18": 36, "DSP": 26}
 
 
 #: The vox-256 engine of issue 13: 9 × 16 lanes, input blocks of 18, kernels up to 13 × 13.
@@ -68,24 +68,30 @@ def test_vox256_weight_buffer_is_a_few_wide_bram_banks():
     assert lutram == 0
 
 
-@pytest.mark.parametrize("unroll_in, unroll_out, max_k", [(4, 4, 7), (9, 16, 13), (3, 5, 3),
-                                                          (16, 9, 13), (1, 1, 1)])
-def test_weight_buffer_bram_is_two_copies_of_a_bank_per_word(unroll_in, unroll_out, max_k):
-    """The weight buffer's BRAM18: 2 copies × ⌈unroll_in · unroll_out / 8⌉ banks × the tiles of
-    one bank of max_k² × (in_block / unroll_in) 64-bit words (0 when a bank fits LUTRAM)."""
+@pytest.mark.parametrize("unroll_in, unroll_out, max_k, banks, reads",
+                         [(4, 4, 7, 1, 2), (9, 16, 13, 18, 1), (16, 9, 13, 6, 3),
+                          (16, 14, 13, 10, 3), (3, 5, 3, 1, 2), (1, 1, 1, 1, 1)])
+def test_weight_buffer_bram_is_two_copies_of_its_banks(unroll_in, unroll_out, max_k, banks,
+                                                       reads):
+    """A pass's ⌈unroll_in · unroll_out / 8⌉ weight words lie in as few banks as keep a bank
+    within 512 words (one pair of BRAM18), read in ⌈words / banks⌉ cycles; the buffer's BRAM18
+    is 2 copies × banks × the tiles of one bank of max_k² × (in_block / unroll_in) × reads
+    64-bit words (0 when a bank fits LUTRAM)."""
     spec = default_spec("conv") | {"unroll_in": unroll_in, "unroll_out": unroll_out,
-                                   "max_in_channels": 144, "max_out_channels": 720,
+                                   "max_in_channels": 144, "max_out_channels": 16 * unroll_out,
                                    "kernel_sizes": [max_k]}
     block = -(-spec["in_block"] // unroll_in) * unroll_in
+    entries = max_k * max_k * block // unroll_in
     entry_words = -(-unroll_in * unroll_out // 8)
+    assert banks == -(-entry_words // reads) and reads == -(-entry_words // banks)
+    assert entries * reads <= 512 or reads == 1
     found = buffers("conv", spec)
     w = next(b for b in found if b["name"] == "w")
-    assert (w["words"], w["bits"], w["banks"]) == (max_k * max_k * block // unroll_in, 64,
-                                                   2 * entry_words)
+    assert (w["words"], w["bits"], w["banks"]) == (entries * reads, 64, 2 * banks)
     others = sum(bram18_tiles(b["words"], b["bits"]) * b["banks"] for b in found
                  if b["name"] != "w" and not b["registers"])
     assert engine_resources("conv", spec)["BRAM18"] - others == (
-        2 * entry_words * bram18_tiles(w["words"], 64))
+        2 * banks * bram18_tiles(w["words"], 64))
 
 
 @pytest.mark.parametrize("unroll_in, unroll_out", [(4, 4), (16, 7), (8, 14), (1, 1)])
@@ -111,11 +117,11 @@ def test_conv_and_grid_sample_cycles_are_the_formulas(board):
     spec = default_spec("conv")
     cost = instruction_cost(conv("c", 8, 8, 8), spec, board, 100)
     # conv_run's steps (one input block of 8 channels): 4 bands × 2 output blocks of 4; per
-    # step max(load, compute, store) + 4 with compute 9 taps × 2 groups × (16 pixels + 6) +
-    # the requant 4 × 2 rows × (8 + 8) = 524 (the load, 8 channels × (25 + 2 + 4 band words)
+    # step max(load, compute, store) + 4 with compute 9 taps × 2 groups × (2 weight reads + 16
+    # pixels + 6) + the requant 4 × 2 rows × (8 + 8) = 560 (the load, 8 channels × (25 + 2 + 4 band words)
     # + weights 25 + 2 + 9 taps × 2 groups × 2 words + bias and requant 2 × (25 + 4) = 369, is
     # hidden); then fill (8 channels × 31) and drain (4 × (25 + 2 + 2)), + 50 overhead.
-    assert (cost.cycles, cost.ddr_bytes, cost.macs) == (4638, 5152, 36864)
+    assert (cost.cycles, cost.ddr_bytes, cost.macs) == (4926, 5152, 36864)
     grid = Instruction("grid_sample", "g", dict(channels=8, in_h=8, in_w=8, out_h=8, out_w=8))
     cost = instruction_cost(grid, default_spec("grid_sample"), board, 100)
     # band load 25 + 512, 8 rows × (8 pixels × (25 + 12 + 2 groups × 16) + 25), + 50.
@@ -127,7 +133,7 @@ def test_estimate_record_has_the_report_shape(board):
     real = parse_report(VENDOR / "csynth" / "pynqz2_axil_conv2d.csynth.xml")
     assert record["kind"] == "estimate" and record["tool"] == "grace_flow estimate"
     assert set(real["resources"]) - {"URAM"} <= set(record["resources"])
-    assert record["latency_cycles"] == {"min": 4638, "max": 4638}
+    assert record["latency_cycles"] == {"min": 4926, "max": 4926}
     assert record["clock_ns"] == {"target": 10.0}
     assert record["part"] == real["part"] == board.part
 
@@ -158,7 +164,7 @@ def test_over_budget_message_names_resources_engines_and_keys(board):
         check_budget(used, board, 0.1)
     assert str(err.value) == (
         "over budget on pynq_z1 with margin 0.1: "
-        "BRAM18 1056 > 252 (conv 1024, grid_sample 32, platform 0; lower "
+        "BRAM18 944 > 252 (conv 912, grid_sample 32, platform 0; lower "
         "engines.conv.max_width, engines.conv.in_block, engines.conv.tile_rows, "
         "engines.conv.kernel_sizes, engines.conv.unroll_out, engines.conv.unroll_in); "
         "DSP 312 > 198 (conv 274, grid_sample 38, platform 0; lower engines.conv.unroll_out, "
