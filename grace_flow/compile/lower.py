@@ -18,9 +18,9 @@ except to read its output.
 DDR layout: [weights | activation arena | inputs and outputs], every region and operand aligned to
 the AXI burst. The weight blob holds every constant operand in instruction order (the order the
 engines stream them), identical operands once; conv weights in the folding order of the conv
-spec they are lowered for (engines/conv_weights.py), so the blob serves that engine build only. The arena is planned by lifetime (memory.py), so
-tensors share space once dead; dependencies are then derived from the placed byte spans
-(hazards.py).
+spec they are lowered for (engines/conv_weights.py), so the blob serves that engine build only.
+The arena is planned by lifetime (memory.py), so tensors share space once dead; dependencies
+are then derived from the placed byte spans (hazards.py).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
-"""The conv weights in DDR in the engine's folding order (docs/engines.md, "conv weights").
+"""The conv weights in DDR in the engine's folding order (docs/engines.md §2, "Weights").
 
-The engine reads the weights of one step (output block ob of UNROLL_OUT channels, input block ib
-of IN_BLOCK channels) as one burst and computes, per tap t and group g of UNROLL_IN input
-channels, one pass that needs UNROLL_IN × UNROLL_OUT weights at once. So DDR holds them pass by
-pass: for ob, for ib, for t in 0..k²−1, for g, one *entry* of W_ENTRY_WORDS = ⌈UI·UO/8⌉ 64-bit words whose
-byte u·UNROLL_OUT + o is weight[ob·UO + o][ib·IB + g·UI + u][t]; a channel beyond out_c or
+The engine reads the weights of one step (output block ob of UO = UNROLL_OUT channels, input
+block ib of IB = IN_BLOCK channels) as one burst and computes, per tap t and group g of
+UI = UNROLL_IN input channels, one pass that needs UI × UO weights. So DDR holds them pass by
+pass: for ob, for ib, for t in 0..k²−1, for g, one *entry* of W_ENTRY_WORDS = ⌈UI·UO/8⌉ 64-bit
+words whose byte u·UO + o is weight[ob·UO + o][ib·IB + g·UI + u][t]; a channel beyond out_c or
 beyond the input block is 0, and so are the bytes that pad the entry to whole words. The engine
 stores entry e of a step at on-chip address e (t·groups + g), a word per cycle, and a pass reads
-its entry's words in one cycle.
+its entry's words from the buffer's banks.
 
 IN_BLOCK is a multiple of UNROLL_IN, so the global group index ib·IB/UI + g runs over
 0..⌈in_c/UI⌉−1 and step (ob, ib) starts at entry k²·(ob·⌈in_c/UI⌉ + ib·IB/UI): the size depends

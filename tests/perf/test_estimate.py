@@ -118,9 +118,9 @@ def test_conv_and_grid_sample_cycles_are_the_formulas(board):
     cost = instruction_cost(conv("c", 8, 8, 8), spec, board, 100)
     # conv_run's steps (one input block of 8 channels): 4 bands × 2 output blocks of 4; per
     # step max(load, compute, store) + 4 with compute 9 taps × 2 groups × (2 weight reads + 16
-    # pixels + 6) + the requant 4 × 2 rows × (8 + 8) = 560 (the load, 8 channels × (25 + 2 + 4 band words)
-    # + weights 25 + 2 + 9 taps × 2 groups × 2 words + bias and requant 2 × (25 + 4) = 369, is
-    # hidden); then fill (8 channels × 31) and drain (4 × (25 + 2 + 2)), + 50 overhead.
+    # pixels + 6) + the requant 4 × 2 rows × (8 + 8) = 560 (the load, 8 channels × (25 + 2 + 4
+    # band words) + weights 25 + 2 + 9 taps × 2 groups × 2 words + bias and requant
+    # 2 × (25 + 4) = 369, is hidden); then fill (8 channels × 31) and drain (4 × (25 + 2 + 2)), + 50 overhead.
     assert (cost.cycles, cost.ddr_bytes, cost.macs) == (4926, 5152, 36864)
     grid = Instruction("grid_sample", "g", dict(channels=8, in_h=8, in_w=8, out_h=8, out_w=8))
     cost = instruction_cost(grid, default_spec("grid_sample"), board, 100)
