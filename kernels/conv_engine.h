@@ -18,8 +18,17 @@
 // upsample), ROW_WORDS (64-bit words of a MAX_W row), ROW_BYTES (8 · ROW_WORDS), MAX_K,
 // MAX_STRIDE, KERNEL_MASK / STRIDE_MASK (bit n set: n supported), UNROLL_IN, UNROLL_OUT,
 // MACS_PER_DSP (1 or 2: dsp_pack.h), IN_BLOCK, TILE_ROWS, HAS_RELU / HAS_POOL / HAS_UPSAMPLE /
-// HAS_RESIDUAL, IN_ROWS, KK, and `regs`, the register struct. The GF_STATUS_* and GF_CONV_*
-// constants come from the config too.
+// HAS_RESIDUAL, IN_ROWS, KK, W_ENTRIES (KK · IN_BLOCK / UNROLL_IN: a step's passes),
+// W_ENTRY_WORDS (⌈UNROLL_IN · UNROLL_OUT / 8⌉: 64-bit words of a pass's weights), W_BANKS (the
+// weight buffer's banks per copy, word e of an entry in bank e mod W_BANKS), W_READS
+// (⌈W_ENTRY_WORDS / W_BANKS⌉: cycles a pass reads its entry in), and `regs`, the register
+// struct. The GF_STATUS_* and GF_CONV_* constants come from the config too.
+//
+// Weights are in DDR in the engine's folding order (grace_flow/engines/conv_weights.py): per
+// output block, input block, tap and group of UNROLL_IN input channels, one entry of
+// W_ENTRY_WORDS words whose byte u · UNROLL_OUT + o is the weight of output channel o and input
+// channel u of the group (0 beyond out_c or the block). A step's entries are one contiguous
+// span, in the order conv_compute's passes run.
 #ifndef CONV_ENGINE_H
 #define CONV_ENGINE_H
 
@@ -60,6 +69,14 @@ ConvGeom conv_geom(const typename Cfg::regs& r) {
     return g;
 }
 
+// Bytes of an instruction's laid-out weights: an entry per k² taps, output block and input group.
+template <class Cfg>
+uint64_t conv_weight_bytes(const typename Cfg::regs& r) {
+    const uint64_t blocks = (r.out_c + Cfg::UNROLL_OUT - 1) / Cfg::UNROLL_OUT;
+    const uint64_t groups = (r.in_c + Cfg::UNROLL_IN - 1) / Cfg::UNROLL_IN;
+    return 8ull * Cfg::W_ENTRY_WORDS * r.kernel * r.kernel * blocks * groups;
+}
+
 // Validate an instruction against this build (capacities, features) and a DDR window of
 // ddr_bytes bytes; GF_STATUS_OK or the first problem found. Nothing runs unless it is OK.
 template <class Cfg>
@@ -82,11 +99,11 @@ int conv_check(const typename Cfg::regs& r, uint64_t ddr_bytes) {
         return GF_STATUS_SHAPE;
     const ConvGeom g = conv_geom<Cfg>(r);
     if (g.store_h == 0 || g.store_w == 0) return GF_STATUS_SHAPE;
-    const uint64_t oc = r.out_c, kk = static_cast<uint64_t>(r.kernel) * r.kernel;
+    const uint64_t oc = r.out_c;
     const bool ok =
         gf_span_ok(r.in_off, static_cast<uint64_t>(r.in_c) * r.in_h * r.in_w, ddr_bytes) &&
         gf_span_ok(r.out_off, oc * g.store_h * g.store_w, ddr_bytes) &&
-        gf_span_ok(r.w_off, oc * r.in_c * kk, ddr_bytes) &&
+        gf_span_ok(r.w_off, conv_weight_bytes<Cfg>(r), ddr_bytes) &&
         gf_span_ok(r.bias_off, 4 * oc, ddr_bytes) && gf_span_ok(r.mult_off, 4 * oc, ddr_bytes) &&
         gf_span_ok(r.shift_off, oc, ddr_bytes) &&
         (!residual || (gf_span_ok(r.res_off, oc * g.out_h * g.out_w, ddr_bytes) &&
@@ -129,8 +146,8 @@ void conv_put_word(int8_t row[Cfg::ROW_BYTES], int j, uint64_t v) {
 }
 
 // DDR → one copy of the step buffers: the input band of the step's input block (upsampled,
-// rows outside the image zeroed), the weights of (output block, input block), the bias on a
-// tile's first step and the requant parameters and residual rows on its last. A copy that
+// rows outside the image zeroed), the weight entries of (output block, input block), the bias
+// on a tile's first step and the requant parameters and residual rows on its last. A copy that
 // still holds the same band and input block (from step s − 2) is not read again. s outside
 // [0, n_steps) is a pipeline bubble.
 //
@@ -144,7 +161,7 @@ void conv_put_word(int8_t row[Cfg::ROW_BYTES], int j, uint64_t v) {
 template <class Cfg>
 void conv_load(const uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom& g, int s,
                int8_t xin[Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_BYTES],
-               int8_t w[Cfg::UNROLL_OUT][Cfg::IN_BLOCK][Cfg::KK], int32_t bias[Cfg::UNROLL_OUT],
+               uint64_t w[Cfg::W_ENTRIES][Cfg::W_ENTRY_WORDS], int32_t bias[Cfg::UNROLL_OUT],
                int32_t mult[Cfg::UNROLL_OUT], int32_t rmult[Cfg::UNROLL_OUT],
                uint8_t shift[Cfg::UNROLL_OUT],
                uint64_t res[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::ROW_WORDS]) {
@@ -205,24 +222,22 @@ void conv_load(const uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom&
     const int oc0 = block * Cfg::UNROLL_OUT;
     const int nout = static_cast<int>(r.out_c) - oc0 < Cfg::UNROLL_OUT
                          ? static_cast<int>(r.out_c) - oc0 : Cfg::UNROLL_OUT;
-    const int kk = k * k, chunks = (kk + 7) / 8;
-    for (int o = 0; o < nout; ++o) {
-        // The block's weights of one output channel are contiguous: nb · k² bytes, one burst,
-        // written up to 8 taps of one input channel per cycle.
-        GfReader wr;
-        wr.open(ddr, r.w_off + ((static_cast<uint64_t>(oc0) + o) * r.in_c +
-                                static_cast<uint64_t>(ib) * Cfg::IN_BLOCK) * kk,
-                static_cast<uint64_t>(nb) * kk);
-        for (int i = 0; i < nb; ++i) {
-            for (int q = 0; q < chunks; ++q) {
+    // The step's weights are one contiguous span of k² · groups entries (conv_weights.py), one
+    // burst, a word per cycle: word q is word q % W_ENTRY_WORDS of entry q / W_ENTRY_WORDS.
+    const int kk = k * k, groups = (nb + Cfg::UNROLL_IN - 1) / Cfg::UNROLL_IN;
+    const int w_words = kk * groups * Cfg::W_ENTRY_WORDS;
+    const uint64_t in_groups = (r.in_c + Cfg::UNROLL_IN - 1) / Cfg::UNROLL_IN;
+    const uint64_t entry0 = static_cast<uint64_t>(kk) *
+        (block * in_groups + static_cast<uint64_t>(ib) * (Cfg::IN_BLOCK / Cfg::UNROLL_IN));
+    GfReader wr;
+    wr.open(ddr, r.w_off + 8 * Cfg::W_ENTRY_WORDS * entry0, 8ull * w_words);
+    int e = 0, wd = 0;
+    for (int q = 0; q < w_words; ++q) {
 #pragma HLS PIPELINE II = 1
-                const int n = kk - 8 * q < 8 ? kk - 8 * q : 8;
-                const uint64_t v = wr.take(n);
-                for (int b = 0; b < 8; ++b) {
-#pragma HLS UNROLL
-                    if (b < n) w[o][i][8 * q + b] = gf_byte(v, b);
-                }
-            }
+        w[e][wd] = wr.take(8);
+        if (++wd == Cfg::W_ENTRY_WORDS) {
+            wd = 0;
+            ++e;
         }
     }
     if (ib == 0) {
@@ -280,7 +295,7 @@ static inline int8_t conv_requant(int32_t acc, int32_t mult, int32_t rmult, uint
 template <class Cfg>
 void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
                   const int8_t xin[Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_BYTES],
-                  const int8_t w[Cfg::UNROLL_OUT][Cfg::IN_BLOCK][Cfg::KK],
+                  const uint64_t w[Cfg::W_ENTRIES][Cfg::W_ENTRY_WORDS],
                   const int32_t bias[Cfg::UNROLL_OUT], const int32_t mult[Cfg::UNROLL_OUT],
                   const int32_t rmult[Cfg::UNROLL_OUT], const uint8_t shift[Cfg::UNROLL_OUT],
                   const uint64_t res[Cfg::UNROLL_OUT][Cfg::TILE_ROWS][Cfg::ROW_WORDS],
@@ -299,17 +314,30 @@ void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
             const int tap = ky * k + kx;
             for (int gi = 0; gi < groups; ++gi) {
                 const bool start = ib == 0 && ky == 0 && kx == 0 && gi == 0;
-                // The pass's UNROLL_IN × UNROLL_OUT weights, a channel beyond the block as 0 (it
-                // then contributes 0 whatever its input byte holds). [u][o]: a pixel's MACs are
-                // UNROLL_IN updates of the UNROLL_OUT accumulators (one SIMD vector in C-sim).
+                // The pass's entry, one word from each bank per cycle over W_READS cycles.
+                const int a = tap * groups + gi;
+                uint64_t entry[Cfg::W_ENTRY_WORDS];
+#pragma HLS ARRAY_PARTITION variable = entry complete dim = 0
+                for (int rd = 0; rd < Cfg::W_READS; ++rd) {
+#pragma HLS PIPELINE II = 1
+                    for (int bank = 0; bank < Cfg::W_BANKS; ++bank) {
+#pragma HLS UNROLL
+                        const int e = rd * Cfg::W_BANKS + bank;
+                        if (e < Cfg::W_ENTRY_WORDS) entry[e] = w[a][e];
+                    }
+                }
+                // Its UNROLL_IN × UNROLL_OUT weights: byte u · UNROLL_OUT + o. A channel beyond
+                // the block or out_c is 0 in DDR, so it contributes 0 whatever its input byte
+                // holds. [u][o]: a pixel's MACs are UNROLL_IN updates of the UNROLL_OUT
+                // accumulators (one SIMD vector in C-sim).
                 int32_t wt[Cfg::UNROLL_IN][Cfg::UNROLL_OUT];
 #pragma HLS ARRAY_PARTITION variable = wt complete dim = 0
                 for (int u = 0; u < Cfg::UNROLL_IN; ++u) {
 #pragma HLS UNROLL
                     for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
 #pragma HLS UNROLL
-                        const int i = gi * Cfg::UNROLL_IN + u;
-                        wt[u][o] = i < nb ? static_cast<int32_t>(w[o][i][tap]) : 0;
+                        const int byte = u * Cfg::UNROLL_OUT + o;
+                        wt[u][o] = gf_byte(entry[byte / 8], byte % 8);
                     }
                 }
                 gf_packed_weight pw[Cfg::UNROLL_IN][(Cfg::UNROLL_OUT + 1) / 2];
@@ -428,7 +456,7 @@ void conv_store(uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom& g, i
 template <class Cfg>
 struct ConvBuffers {
     int8_t xin[2][Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_BYTES];
-    int8_t w[2][Cfg::UNROLL_OUT][Cfg::IN_BLOCK][Cfg::KK];
+    uint64_t w[2][Cfg::W_ENTRIES][Cfg::W_ENTRY_WORDS];
     int32_t bias[2][Cfg::UNROLL_OUT];
     int32_t mult[2][Cfg::UNROLL_OUT];
     int32_t rmult[2][Cfg::UNROLL_OUT];

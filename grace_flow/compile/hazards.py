@@ -1,8 +1,10 @@
 """What each instruction reads and writes in DDR, and the dependencies that order them.
 
-The byte spans come from the registers alone (the operand layouts of docs/engines.md), so the
-same model serves the compiler that derives dependencies and the checker that audits any program,
-including one decoded from program.bin. Two instructions conflict when one writes a byte the other
+The byte spans come from the registers (the operand layouts of docs/engines.md) and, for the conv
+weights, the conv spec they are laid out for (engines/conv_weights.py: the size depends on the
+folding), so the same model serves the compiler that derives dependencies and the checker that
+audits any program, including one decoded from program.bin. What an instruction writes depends
+on its registers alone (write_spans). Two instructions conflict when one writes a byte the other
 reads or writes; the later one must then wait for the earlier one (read after write, write after
 read because the memory planner reuses space, write after write). Only the transitive reduction
 is kept: every dependency left is essential, so dropping any one of them breaks the order.
@@ -10,6 +12,7 @@ is kept: every dependency left is essential, so dropping any one of them breaks 
 
 from __future__ import annotations
 
+from grace_flow.engines.conv_weights import conv_weight_bytes
 from grace_flow.errors import FlowError
 from grace_flow.engines.registers import CONV_FLAGS, MODES
 
@@ -34,7 +37,8 @@ def conv_geometry(regs: dict[str, int]) -> tuple[int, int, int, int]:
 def _conv(r: dict) -> tuple[list, list]:
     ho, wo, sh, sw = conv_geometry(r)
     out_c, in_c, k = r["out_c"], r["in_c"], r["kernel"]
-    reads = [("in_off", in_c * r["in_h"] * r["in_w"]), ("w_off", out_c * in_c * k * k),
+    # The weights' span is operand_spans' (it needs the conv spec).
+    reads = [("in_off", in_c * r["in_h"] * r["in_w"]),
              ("bias_off", 4 * out_c), ("mult_off", 4 * out_c), ("shift_off", out_c)]
     if r["flags"] >> CONV_FLAGS["residual"] & 1:
         reads += [("res_off", out_c * ho * wo), ("res_mult_off", 4 * out_c)]
@@ -85,21 +89,37 @@ _OPERANDS = {"conv": _conv, "grid_sample": _grid_sample, "upsample": _upsample,
              "elementwise": _elementwise, "keypoint": _keypoint}
 
 
-def operand_spans(engine: str, registers: dict[str, int]) -> tuple[list[Span], list[Span]]:
-    """(read spans, write spans) of one instruction: [start, end) byte ranges in DDR."""
-    regs = {**{name: 0 for name in ("flags", "mode")}, **registers}
+def _registers(registers: dict[str, int]) -> dict[str, int]:
+    return {**{name: 0 for name in ("flags", "mode")}, **registers}
+
+
+def operand_spans(engine: str, registers: dict[str, int],
+                  conv_spec: dict) -> tuple[list[Span], list[Span]]:
+    """(read spans, write spans) of one instruction, its conv weights laid out for
+    ``conv_spec``: [start, end) byte ranges in DDR."""
+    regs = _registers(registers)
     reads, writes = _OPERANDS[engine](regs)
+    if engine == "conv":
+        reads.append(("w_off", conv_weight_bytes(regs["out_c"], regs["in_c"], regs["kernel"],
+                                                 conv_spec)))
     return ([(regs[k], regs[k] + n) for k, n in reads],
             [(regs[k], regs[k] + n) for k, n in writes])
+
+
+def write_spans(engine: str, registers: dict[str, int]) -> list[Span]:
+    """The [start, end) byte ranges one instruction writes in DDR."""
+    regs = _registers(registers)
+    return [(regs[k], regs[k] + n) for k, n in _OPERANDS[engine](regs)[1]]
 
 
 def _overlap(a: list[Span], b: list[Span]) -> bool:
     return any(s < e2 and s2 < e for s, e in a for s2, e2 in b)
 
 
-def conflicts(instructions) -> list[list[int]]:
-    """For each instruction, the earlier instructions it conflicts with (RAW, WAR, WAW)."""
-    spans = [operand_spans(ins.engine, ins.registers) for ins in instructions]
+def conflicts(instructions, conv_spec: dict) -> list[list[int]]:
+    """For each instruction, the earlier instructions it conflicts with (RAW, WAR, WAW); conv
+    weights laid out for ``conv_spec``."""
+    spans = [operand_spans(ins.engine, ins.registers, conv_spec) for ins in instructions]
     found = []
     for j, (reads_j, writes_j) in enumerate(spans):
         found.append([i for i, (reads_i, writes_i) in enumerate(spans[:j])
@@ -135,10 +155,11 @@ def reduce_dependencies(candidates: list[list[int]]) -> list[list[int]]:
     return reduced
 
 
-def check_dependencies(instructions) -> None:
-    """Raise HazardError unless every conflicting pair is ordered by the dependencies."""
+def check_dependencies(instructions, conv_spec: dict) -> None:
+    """Raise HazardError unless every conflicting pair is ordered by the dependencies (conv
+    weights laid out for ``conv_spec``)."""
     reach = _ancestors([ins.deps for ins in instructions])
-    for j, earlier in enumerate(conflicts(instructions)):
+    for j, earlier in enumerate(conflicts(instructions, conv_spec)):
         for i in earlier:
             if not reach[j] >> i & 1:
                 a, b = instructions[i], instructions[j]

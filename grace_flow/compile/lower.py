@@ -17,9 +17,10 @@ except to read its output.
 
 DDR layout: [weights | activation arena | inputs and outputs], every region and operand aligned to
 the AXI burst. The weight blob holds every constant operand in instruction order (the order the
-engines stream them), identical operands once. The arena is planned by lifetime (memory.py), so
-tensors share space once dead; dependencies are then derived from the placed byte spans
-(hazards.py).
+engines stream them), identical operands once; conv weights in the folding order of the conv
+spec they are lowered for (engines/conv_weights.py), so the blob serves that engine build only.
+The arena is planned by lifetime (memory.py), so tensors share space once dead; dependencies
+are then derived from the placed byte spans (hazards.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 
 from grace_flow.compile.hazards import conflicts, reduce_dependencies
 from grace_flow.compile.memory import Use, align_up, plan_arena
+from grace_flow.engines.conv_weights import conv_weight_layout
 from grace_flow.engines.program import Instruction, Program
 from grace_flow.errors import FlowError
 from grace_flow.engines.registers import CONV_FLAGS, MODES
@@ -74,7 +76,9 @@ class _Blob:
         self.alignment, self.data, self._seen = alignment, bytearray(), {}
 
     def add(self, array, dtype: str) -> int:
-        raw = np.ascontiguousarray(np.asarray(array).astype(dtype)).tobytes()
+        return self.add_bytes(np.ascontiguousarray(np.asarray(array).astype(dtype)).tobytes())
+
+    def add_bytes(self, raw: bytes) -> int:
         if raw not in self._seen:
             self._seen[raw] = len(self.data)
             self.data += raw + bytes(align_up(len(raw), self.alignment) - len(raw))
@@ -82,8 +86,9 @@ class _Blob:
 
 
 class _Lowering:
-    def __init__(self, qgraph: QuantizedGraph, alignment: int):
+    def __init__(self, qgraph: QuantizedGraph, alignment: int, conv_spec: dict):
         self.q, self.blob, self.protos, self.phase = qgraph, _Blob(alignment), [], "frame"
+        self.conv_spec = conv_spec
 
     def emit(self, engine, node, registers, reads, writes):
         self.protos.append(_Proto(engine, node, registers, reads, writes, self.phase))
@@ -105,7 +110,7 @@ class _Lowering:
                                f"{p['weight'].shape[1]} input channels, {source} has {in_c}")
         flags = sum(1 << bit for name, bit in CONV_FLAGS.items() if a.get(name))
         regs = dict(in_off=At(source), out_off=At(node.output),
-                    w_off=self.blob.add(p["weight"], "i1"),
+                    w_off=self.blob.add_bytes(conv_weight_layout(p["weight"], self.conv_spec)),
                     bias_off=self.blob.add(p["bias"], "<i4"),
                     mult_off=self.blob.add(p["mult_acc"] if a["residual"] else p["mult"], "<i4"),
                     shift_off=self.blob.add(p["shift"], "u1"), in_c=in_c, in_h=in_h, in_w=in_w,
@@ -229,12 +234,14 @@ def _tensor_bytes(q: QuantizedGraph, name: str) -> int:
     return int(np.prod(q.shapes[name])) * np.dtype(q.formats[name]["dtype"]).itemsize
 
 
-def lower(q: QuantizedGraph, *, alignment: int, ddr_limit: int) -> tuple[Program, bytes]:
-    """The program and weight blob of ``q``; CompileError if it cannot run within ``ddr_limit``."""
+def lower(q: QuantizedGraph, *, alignment: int, ddr_limit: int,
+          conv_spec: dict) -> tuple[Program, bytes]:
+    """The program and weight blob of ``q`` for a conv engine built for ``conv_spec`` (the
+    weights' layout); CompileError if it cannot run within ``ddr_limit``."""
     q = QuantizedGraph(q.nodes, {**q.shapes, PIXEL_INPUT: [3, *q.shapes["source"][1:]]},
                        q.inputs, q.outputs, {**q.formats, PIXEL_INPUT: PIXELS}, q.params,
                        q.weight_scales)
-    lowering = _emit(q, alignment)
+    lowering = _emit(q, alignment, conv_spec)
     protos = lowering.protos
     parents = _concat_parents(q)
     home = _homes(q, parents)
@@ -249,7 +256,8 @@ def lower(q: QuantizedGraph, *, alignment: int, ddr_limit: int) -> tuple[Program
 
     instructions = [Instruction(p.engine, p.node, {k: place(v) for k, v in p.registers.items()},
                                 phase=p.phase) for p in protos]
-    for instruction, deps in zip(instructions, reduce_dependencies(conflicts(instructions))):
+    for instruction, deps in zip(instructions,
+                                 reduce_dependencies(conflicts(instructions, conv_spec))):
         instruction.deps = deps
     tensors = {name: {"offset": place(At(name)), "bytes": _tensor_bytes(q, name),
                       "shape": q.shapes[name], "format": q.formats[name],
@@ -262,10 +270,10 @@ def lower(q: QuantizedGraph, *, alignment: int, ddr_limit: int) -> tuple[Program
     return program, bytes(lowering.blob.data)
 
 
-def _emit(q: QuantizedGraph, alignment: int) -> _Lowering:
+def _emit(q: QuantizedGraph, alignment: int, conv_spec: dict) -> _Lowering:
     """The instructions (unplaced) and the weight blob: key nodes first, then the frame nodes,
     each in graph order."""
-    lowering = _Lowering(q, alignment)
+    lowering = _Lowering(q, alignment, conv_spec)
     lowering.phase = "key"
     lowering.pixels()
     key = _key_tensors(q)

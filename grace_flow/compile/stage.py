@@ -6,6 +6,7 @@ import json
 
 from grace_flow.compile.lower import lower
 from grace_flow.compile.specs import engine_specs
+from grace_flow.engines.spec import default_spec
 from grace_flow.fsutil import atomic_write_bytes, atomic_write_text, write_if_changed
 from grace_flow.perf.board import load_board
 from grace_flow.perf.frame import frame_schedule
@@ -48,13 +49,22 @@ def compile_program(qgraph_json, qparams_npz, board_path, program_bin, program_j
     a GOP of ``gop`` frames, the figure synth:system reports. schedule.json is that model's
     overlap schedule. Returns a summary: instructions per engine, DDR, weight and arena bytes,
     cycles.
+
+    The conv weights are laid out for the conv spec the search chooses, and the search needs a
+    program: so the graph is lowered twice, first with the default conv spec's layout (the
+    requirements and the search read only the instructions' shape registers, which no layout
+    changes), then with the chosen spec's.
     """
     board = load_board(board_path)
-    program, weights = lower(QuantizedGraph.load(qgraph_json, qparams_npz), alignment=alignment,
-                             ddr_limit=board.memory.ddr.size_mb << 20)
+    qgraph = QuantizedGraph.load(qgraph_json, qparams_npz)
+    ddr_limit = board.memory.ddr.size_mb << 20
+    program, _ = lower(qgraph, alignment=alignment, ddr_limit=ddr_limit,
+                       conv_spec=default_spec("conv"))
     required, sized = engine_specs(program, engine_settings)
     sized, front = size_folding(program, sized, engine_settings, board, clock_mhz=clock_mhz,
                                 margin=margin, pixels=pixels, objective=objective, gop=gop)
+    program, weights = lower(qgraph, alignment=alignment, ddr_limit=ddr_limit,
+                             conv_spec=sized["conv"])
     timing = frame_schedule(program.instructions, sized, board, clock_mhz, gop=gop)
 
     for engine in sized:

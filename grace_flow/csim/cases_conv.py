@@ -9,6 +9,7 @@ the widest row as read.
 import numpy as np
 
 from grace_flow.csim.draft import Draft
+from grace_flow.engines.conv_weights import conv_weight_layout
 from grace_flow.engines.spec import engine_constants
 from grace_flow.quant import numerics as nx
 
@@ -111,7 +112,8 @@ def conv_case(spec: dict, rng: np.random.Generator, index: int) -> Draft:
         tags=_tags(spec, p),
     )
     draft.input("in_off", x, 1)
-    draft.input("w_off", w, 1)
+    # In the engine's folding order, as compile lays them out.
+    draft.input("w_off", np.frombuffer(conv_weight_layout(w, spec), np.uint8), 1)
     draft.input("bias_off", bias.astype("<i4"), 4)
     if p["residual"]:
         # The residual scale sits 2^4..2^12 above the accumulator scale, as in FOMM.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grace_flow.compile.hazards import operand_spans
+from grace_flow.compile.hazards import write_spans
 from grace_flow.engines.program import Program
 
 
@@ -32,8 +32,8 @@ def compare_with_golden(program: Program, ddr_tensors: dict, golden: dict) -> di
         flat = int(np.ravel_multi_index(index, got.shape))
         where = program.tensors[name]["offset"] + flat * got.itemsize
         writer = next((i for i in program.tensors[name]["writers"]
-                       if any(s <= where < e for s, e in operand_spans(
-                           program.instructions[i].engine, program.instructions[i].registers)[1])),
+                       if any(s <= where < e for s, e in write_spans(
+                           program.instructions[i].engine, program.instructions[i].registers))),
                       -1)
         ins = program.instructions[writer] if writer >= 0 else None
         found.append((writer, {

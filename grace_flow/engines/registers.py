@@ -42,7 +42,7 @@ REGISTERS: dict[str, tuple[Register, ...]] = {
     "conv": _regs(
         ("in_off", "input x int8 [in_c, in_h, in_w]"),
         ("out_off", "output int8 [out_c, Ho, Wo] (halved by pool)"),
-        ("w_off", "weights int8 [out_c, in_c, kernel, kernel]"),
+        ("w_off", "weights int8 in the folding order, a span per step (engines/conv_weights.py)"),
         ("bias_off", "bias int32 [out_c]"),
         ("mult_off", "multiplier int32 [out_c] (ma with residual)"),
         ("shift_off", "shift uint8 [out_c]"),

@@ -16,6 +16,8 @@ _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 #: Largest square kernel the conv engine is generated for (its weight buffers are MAX_K²).
 MAX_KERNEL = 13  # FOMM's anti-alias blur at scale 1/4 is 13 × 13
+#: Words of a 64-bit BRAM bank that cost no more than one: two BRAM18 side by side, 512 × 36.
+BRAM_BANK_DEPTH = 512
 
 _DEFAULTS = {
     "conv": {
@@ -158,6 +160,16 @@ def engine_constants(engine: str, spec: dict) -> dict[str, int]:
     if engine == "conv":
         max_k, max_stride = max(spec["kernel_sizes"]), max(spec["strides"])
         features = spec["features"]
+        # Input channels buffered per step: in_block rounded up to whole unroll_in groups,
+        # never more than an instruction can have (max_in_channels is a multiple too).
+        in_block = min(-(-spec["in_block"] // spec["unroll_in"]) * spec["unroll_in"],
+                       spec["max_in_channels"])
+        entries = max_k * max_k * (in_block // spec["unroll_in"])
+        entry_words = -(-spec["unroll_in"] * spec["unroll_out"] // 8)
+        # A pass reads its entry in W_READS cycles, W_BANKS words at a time: as many words of an
+        # entry per bank as fill a bank's BRAM_BANK_DEPTH (a pass lasts its band's pixels, so a
+        # few cycles of reading cost little; fewer banks cost much less BRAM).
+        banks = -(-entry_words // min(entry_words, max(1, BRAM_BANK_DEPTH // entries)))
         return {
             "MAX_IN_C": spec["max_in_channels"],
             "MAX_OUT_C": spec["max_out_channels"],
@@ -175,10 +187,14 @@ def engine_constants(engine: str, spec: dict) -> dict[str, int]:
             "UNROLL_IN": spec["unroll_in"],
             "UNROLL_OUT": spec["unroll_out"],
             "MACS_PER_DSP": spec["macs_per_dsp"],
-            # Input channels buffered per step: in_block rounded up to whole unroll_in groups,
-            # never more than an instruction can have (max_in_channels is a multiple too).
-            "IN_BLOCK": min(-(-spec["in_block"] // spec["unroll_in"]) * spec["unroll_in"],
-                            spec["max_in_channels"]),
+            "IN_BLOCK": in_block,
+            # The weight buffer (engines/conv_weights.py): an entry per pass of a step (KK taps
+            # × the block's unroll_in groups), each a pass's unroll_in × unroll_out weight
+            # bytes in whole 64-bit words, in W_BANKS banks (word e in bank e mod W_BANKS).
+            "W_ENTRIES": entries,
+            "W_ENTRY_WORDS": entry_words,
+            "W_BANKS": banks,
+            "W_READS": -(-entry_words // banks),
             "TILE_ROWS": spec["tile_rows"],
             **{f"HAS_{name.upper()}": int(name in features) for name in CONV_FLAGS},
         }

@@ -48,6 +48,7 @@ def render_engine(engine_name: str, spec: dict, out_dir) -> list[Path]:
     if engine_name not in REGISTERS:
         raise SpecError(f"unknown engine {engine_name!r}; engines: {', '.join(REGISTERS)}")
     check_spec(engine_name, spec)
+    constants = engine_constants(engine_name, spec)
     context = {
         "engine": engine_name,
         "spec": spec,
@@ -55,7 +56,8 @@ def render_engine(engine_name: str, spec: dict, out_dir) -> list[Path]:
         "registers": REGISTERS[engine_name],
         "status": [(code, name, doc) for code, (name, doc) in STATUS.items()],
         "symbols": _symbols(engine_name),
-        "constants": list(engine_constants(engine_name, spec).items()),
+        "constants": list(constants.items()),
+        "cfg": constants,  # the same, by name (partition factors)
     }
     env = strict_environment(KERNELS)
     out_dir = Path(out_dir)

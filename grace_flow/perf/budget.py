@@ -30,8 +30,9 @@ HP_INTERCONNECT = {"LUT": 8253, "FF": 10799, "BRAM18": 0, "DSP": 0}
 FIX_KEYS = {
     "DSP": {"conv": ["unroll_out", "unroll_in"], "grid_sample": ["unroll_channels"]},
     "BRAM18": {
-        # conv's buffers scale with the input block, not with max_in_channels.
-        "conv": ["max_width", "in_block", "tile_rows", "kernel_sizes"],
+        # conv's buffers scale with the input block, not with max_in_channels; its weight
+        # buffer has a bank per 8 MAC lanes.
+        "conv": ["max_width", "in_block", "tile_rows", "kernel_sizes", "unroll_out", "unroll_in"],
         "grid_sample": ["max_channels", "band_rows", "max_width"],
         "upsample": ["max_width"],
         "elementwise": ["max_channels", "max_width"],

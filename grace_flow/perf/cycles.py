@@ -115,9 +115,11 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
     out_h, out_w = (ih + 2 * p - k) // s + 1, (iw + 2 * p - k) // s + 1
     store_w = out_w // 2 if pool else out_w
     ui, uo, tr = spec["unroll_in"], spec["unroll_out"], spec["tile_rows"]
-    block = engine_constants("conv", spec)["IN_BLOCK"]
+    constants = engine_constants("conv", spec)
+    block, entry_words = constants["IN_BLOCK"], constants["W_ENTRY_WORDS"]
+    w_reads = constants["W_READS"]
     depth = 4 + math.ceil(math.log2(ui))  # BRAM read, multiply, adder tree, accumulate
-    kk, chunks = k * k, math.ceil(k * k / 8)
+    kk = k * k
     row_words, out_words, store_words = (math.ceil(n / 8) for n in (iw, out_w, store_w))
     n_in = math.ceil(in_c / block)
     # Input blocks as (first, last, channels, count).
@@ -140,20 +142,23 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
                 # A copy holds the band and input block of step s − 2 (docs/engines.md §2).
                 loads = n_in > 2 or (b_index == 0 if n_in == 2 else b_index < 2)
                 groups = math.ceil(nb / ui)
+                # The step's weights: one burst of k² · groups entries, a word per cycle.
+                w_words = kk * groups * entry_words
                 load = (loads * nb * (lat + READER_PRIME + _band_iterations(in_rows, up,
                                                                              row_words))
-                        + ch * (lat + READER_PRIME + nb * chunks)
+                        + lat + READER_PRIME + w_words
                         + first * (lat + ch)
                         + last * (lat + ch + residual * ch * (
                             lat + READER_PRIME + rows * out_words)))
-                compute = kk * groups * (pixels + depth)
+                # A pass: its weight entry read in w_reads cycles, then its pixels.
+                compute = kk * groups * (w_reads + pixels + depth)
                 compute += last * ch * rows * (out_w + REQUANT_CYCLES)
                 store = last * ch * (lat + READER_PRIME + stored_rows * store_words)
                 steps = n_bands * count * n
                 cycles += steps * (max(load, compute, store) + STAGE_SYNC)
-                weight_bytes += steps * ch * nb * kk
+                weight_bytes += steps * 8 * w_words
                 bytes_moved += steps * (
-                    loads * nb * in_rows * r["in_w"] + ch * nb * kk + first * 4 * ch
+                    loads * nb * in_rows * r["in_w"] + 8 * w_words + first * 4 * ch
                     + last * ch * (5 + 4 * residual + residual * rows * out_w
                                    + stored_rows * store_w))
     # Pipeline fill (the first step's load) and drain (the last tile's store).

@@ -78,14 +78,15 @@ def buffers(engine: str, spec: dict) -> list[dict]:
     if engine == "conv":
         ui, uo, block = c["UNROLL_IN"], c["UNROLL_OUT"], c["IN_BLOCK"]
         tr, words = c["TILE_ROWS"], c["ROW_WORDS"]
-        taps = min(8, c["KK"])
         row_pairs = 2 if "pool" in spec["features"] else 1
         return [
             # b.xin: ping-pong × input block split cyclic by UNROLL_IN; 64-bit words of a row.
             array("xin", 2 * block * c["IN_ROWS"] * words, 64, 2 * ui),
-            # b.w: ping-pong × UNROLL_OUT complete × block cyclic by UNROLL_IN × taps cyclic 8.
-            {"name": "w", "words": block // ui * math.ceil(c["KK"] / taps), "bits": 8,
-             "banks": 2 * uo * ui * taps, "registers": False},
+            # b.w: ping-pong × an entry per pass of a step × its W_ENTRY_WORDS 64-bit words,
+            # complete on the copy and cyclic by W_BANKS on the word: a bank holds W_READS
+            # words of each entry.
+            {"name": "w", "words": c["W_ENTRIES"] * c["W_READS"], "bits": 64,
+             "banks": 2 * c["W_BANKS"], "registers": False},
             array("res", 2 * uo * tr * words, 64, 2),
             array("out", 2 * uo * tr * words, 64, 2 * row_pairs),
             # b.acc: the tile's int32 partial sums, UNROLL_OUT banks.

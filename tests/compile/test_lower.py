@@ -1,22 +1,26 @@
 """Lowering: instruction structure, concat placement, aligned DDR layout, dependencies, limits."""
 
+import json
 import re
 
-import numpy as np
 import pytest
 from decoder_support import compile_tiny, tiny_qgraph
 from repo_paths import BOARD_FILE
 
 from grace_flow.compile.hazards import HazardError, check_dependencies, operand_spans
 from grace_flow.compile.lower import CompileError, lower
+from grace_flow.engines.conv_weights import conv_weight_layout
 from grace_flow.engines.program import Program, decode
+from grace_flow.engines.spec import default_spec
 
 KP = 4
+#: The conv engine the weights are laid out for (an odd folding: entries padded to words).
+CONV = {**default_spec("conv"), "unroll_in": 2, "unroll_out": 5, "max_out_channels": 130}
 
 
 @pytest.fixture(scope="module")
 def program() -> Program:
-    return lower(tiny_qgraph(), alignment=64, ddr_limit=512 << 20)[0]
+    return lower(tiny_qgraph(), alignment=64, ddr_limit=512 << 20, conv_spec=CONV)[0]
 
 
 def test_one_instruction_per_node_grid_sample_per_motion_no_concat(program):
@@ -57,16 +61,16 @@ def test_key_outputs_frame_instructions_read_are_never_overwritten(program):
     for name, reader in (("down_blocks.1", "warped"),
                          ("dense_motion_network.down", "dense_motion_network.sparse_deformed")):
         assert any(ins.node == reader and ins.phase == "frame"
-                   and _touches(operand_spans(ins.engine, ins.registers)[0], t[name])
+                   and _touches(operand_spans(ins.engine, ins.registers, CONV)[0], t[name])
                    for ins in program.instructions)
         for index, ins in enumerate(program.instructions):
             if index not in t[name]["writers"]:
-                assert not _touches(operand_spans(ins.engine, ins.registers)[1], t[name]), (
+                assert not _touches(operand_spans(ins.engine, ins.registers, CONV)[1], t[name]), (
                     name, ins.node)
     for name in ("source", *KEY_NODES):
         for ins in program.instructions:
             if ins.phase == "frame":
-                assert not _touches(operand_spans(ins.engine, ins.registers)[1], t[name]), (
+                assert not _touches(operand_spans(ins.engine, ins.registers, CONV)[1], t[name]), (
                     name, ins.node)
 
 
@@ -75,7 +79,7 @@ def test_layout_weights_arena_io_aligned_and_within_ddr(program):
     a_off, a_len = program.arena
     assert w_off == 0 and a_off % 64 == 0 and a_off >= w_len and program.ddr_bytes % 64 == 0
     for ins in program.instructions:
-        reads, writes = operand_spans(ins.engine, ins.registers)
+        reads, writes = operand_spans(ins.engine, ins.registers, CONV)
         for start, end in reads + writes:
             assert 0 <= start < end <= program.ddr_bytes
             if end <= w_len:  # a constant operand: burst aligned in the blob
@@ -91,17 +95,17 @@ def test_layout_weights_arena_io_aligned_and_within_ddr(program):
 
 def test_weight_blob_holds_every_constant_in_instruction_order(program):
     qgraph = tiny_qgraph()
-    _, weights = lower(qgraph, alignment=64, ddr_limit=512 << 20)
+    _, weights = lower(qgraph, alignment=64, ddr_limit=512 << 20, conv_spec=CONV)
     first = program.instructions[1]  # dense_motion_network.down
-    w = qgraph.params["dense_motion_network.down.weight"]
+    laid_out = conv_weight_layout(qgraph.params["dense_motion_network.down.weight"], CONV)
     start = first.registers["w_off"]
-    assert np.array_equal(np.frombuffer(weights, np.int8, w.size, start).reshape(w.shape), w)
+    assert weights[start:start + len(laid_out)] == laid_out
     offsets = [ins.registers["w_off"] for ins in program.instructions if ins.engine == "conv"]
     assert offsets == sorted(offsets)
 
 
 def test_dependencies_are_complete_and_each_is_essential(program):
-    check_dependencies(program.instructions)
+    check_dependencies(program.instructions, CONV)
     edges = [(j, d) for j, ins in enumerate(program.instructions) for d in ins.deps]
     assert len(edges) >= len(program.instructions) - 3
     for j, d in edges:
@@ -111,7 +115,7 @@ def test_dependencies_are_complete_and_each_is_essential(program):
             with pytest.raises(HazardError, match=rf"^program: instruction {j} \(.*\) touches "
                                                   r"bytes of instruction \d+ \(.*\) but does not "
                                                   r"wait for it: recompile$"):
-                check_dependencies(program.instructions)
+                check_dependencies(program.instructions, CONV)
         finally:
             program.instructions[j].deps = saved
 
@@ -130,17 +134,33 @@ def test_binary_program_decodes_to_the_same_instructions(tmp_path):
     assert [(i.engine, i.deps, i.phase) for i in decoded.instructions] == [
         (i.engine, i.deps, i.phase) for i in listed.instructions]
     assert {i.phase for i in decoded.instructions} == {"key", "frame"}
-    check_dependencies(decoded.instructions)
+    conv = json.loads((tmp_path / "compile" / "specs" / "conv.json").read_text())
+    check_dependencies(decoded.instructions, conv)
     assert (tmp_path / "compile" / "weights.bin").stat().st_size == listed.weights[1]
 
 
+def test_weights_are_laid_out_for_the_spec_compile_sizes(tmp_path):
+    """compile lowers first with the default conv spec's layout, then with the sized spec's."""
+    compile_tiny(tmp_path, tiny_qgraph(), settings={"conv": {"unroll_in": 3, "unroll_out": 5}})
+    conv = json.loads((tmp_path / "compile" / "specs" / "conv.json").read_text())
+    assert (conv["unroll_in"], conv["unroll_out"]) == (3, 5)
+    listed = Program.load(tmp_path / "compile" / "program.json")
+    weights = (tmp_path / "compile" / "weights.bin").read_bytes()
+    for ins in listed.instructions:
+        if ins.engine == "conv":
+            laid_out = conv_weight_layout(tiny_qgraph().params[f"{ins.node}.weight"], conv)
+            start = ins.registers["w_off"]
+            assert weights[start:start + len(laid_out)] == laid_out
+    check_dependencies(listed.instructions, conv)
+
+
 def test_ddr_limit_is_a_one_line_error(tmp_path):
-    program, _ = lower(tiny_qgraph(), alignment=64, ddr_limit=512 << 20)
+    program, _ = lower(tiny_qgraph(), alignment=64, ddr_limit=512 << 20, conv_spec=CONV)
     need = program.ddr_bytes
     message = (f"compile: the program needs {need / 2**20:.1f} MiB of DDR ({need} bytes), the "
                "board has 0.1 MiB: shrink the decoder")
     with pytest.raises(CompileError, match=f"^{re.escape(message)}$"):
-        lower(tiny_qgraph(), alignment=64, ddr_limit=100_000)
+        lower(tiny_qgraph(), alignment=64, ddr_limit=100_000, conv_spec=CONV)
     # The compile stage takes the limit from the board file, and writes nothing when over it.
     small = tmp_path / "small.yaml"
     small.write_text(BOARD_FILE.read_text().replace("size_mb: 512", "size_mb: 1"))

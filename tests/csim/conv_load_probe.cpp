@@ -103,10 +103,9 @@ static std::string check(const std::vector<int>& a, long& steps, long& n_opens, 
     r.in_c = a[0], r.in_h = a[1], r.in_w = a[2], r.out_c = a[3];
     r.kernel = a[4], r.stride = a[5], r.pad = a[6], r.flags = a[7] << GF_CONV_UPSAMPLE;
     const uint64_t x_bytes = static_cast<uint64_t>(r.in_c) * r.in_h * r.in_w;
-    const uint64_t kk = static_cast<uint64_t>(r.kernel) * r.kernel;
     r.in_off = a[8];
     r.w_off = ((r.in_off + x_bytes + 7) & ~7ull) + 8;
-    r.bias_off = r.w_off + r.out_c * r.in_c * kk + 8;
+    r.bias_off = r.w_off + conv_weight_bytes<Cfg>(r) + 8;
     r.mult_off = r.bias_off + 4 * r.out_c;
     r.shift_off = r.mult_off + 4 * r.out_c;
     r.out_off = r.shift_off + r.out_c;

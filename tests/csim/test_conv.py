@@ -86,17 +86,38 @@ def test_conv_refuses_bad_instruction(engine_library, change, status):
 
 
 #: Foldings of the MAC array that dsp_pack.h treats differently: one MAC per DSP, packed chains
-#: split (unroll_in 8 is two chains of 4, 6 a chain of 4 and one of 2) and an odd last lane.
-FOLDINGS = [dict(macs_per_dsp=1), dict(unroll_in=8, unroll_out=3),
-            dict(unroll_in=2, unroll_out=8, max_in_channels=128)]
+#: split (unroll_in 8 is two chains of 4, 6 a chain of 4 and one of 2) and an odd last lane;
+#: one whose pass's 9 weight words lie in 2 banks, read in 5 cycles (the last reads one); and one
+#: whose pass's 15 weight bytes pad to 2 words, in input blocks of 9 (in_block 7 rounded up to
+#: whole groups of 3).
+FOLDINGS = [dict(macs_per_dsp=1), dict(unroll_in=8, unroll_out=3, max_out_channels=129),
+            dict(unroll_in=2, unroll_out=8, max_in_channels=128),
+            dict(unroll_in=8, unroll_out=9, max_out_channels=135),
+            dict(unroll_in=3, unroll_out=5, in_block=7, max_in_channels=129,
+                 max_out_channels=130)]
 
 
 @pytest.mark.parametrize("folding", FOLDINGS, ids=lambda f: "-".join(map(str, f.values())))
 @pytest.mark.parametrize("case", range(0, CASES, 4))
 def test_conv_foldings_match_golden(engine_library, folding, case):
     """Packed or not, chains of any length, odd lanes: the same bits as the golden model."""
-    spec = {**SPEC, **folding, "max_out_channels": 129 if folding.get("unroll_out") == 3
-            else SPEC["max_out_channels"]}
+    spec = {**SPEC, **folding}
     assert_case(engine_library("conv", spec), make_case("conv", spec, np.random.default_rng(case),
                                                         case))
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_conv_halves_of_an_odd_folding_are_bit_exact(engine_library, monkeypatch, index):
+    """The second half's weights start after whole output blocks of laid-out weights."""
+    spec = {**SPEC, **FOLDINGS[-1]}
+    layer = cases_conv._layer
+
+    def large(spec, rng, i):
+        return {**layer(spec, rng, i), "in_c": 64, "out_c": 64 + i, "in_h": 32, "in_w": 32}
+
+    monkeypatch.setattr(cases_conv, "_layer", large)
+    rng = np.random.default_rng(200 + index)
+    draft = cases_conv.conv_case(spec, rng, index)
+    draft.outputs = [(register, want, 8) for register, want, _ in draft.outputs]
+    assert_case(engine_library("conv", spec), cases._place("conv", index, rng, draft))
 

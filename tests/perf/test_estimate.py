@@ -14,7 +14,9 @@ from grace_flow.perf.cycles import instruction_cost
 from grace_flow.perf.search import CANDIDATES, SearchError, choose_folding, most_mac_lanes
 from grace_flow.perf.estimate import (
     LOGIC_COEFFICIENTS,
+    LUTRAM_MAX_BITS,
     bram18_tiles,
+    buffers,
     dsp_count,
     engine_resources,
     estimate_engine,
@@ -36,17 +38,62 @@ def conv(node, in_c, size, out_c, flags=1, deps=()):
 def test_default_conv_resources_are_the_formulas():
     # BRAM18 (in_block 16, 64-bit rows of 8 words): xin 8 banks × 288 words × 64 b → 2 tiles
     # each; res 2 banks × 64 words × 64 b → 2 each; out 4 banks × 32 × 64 b → 2 each; acc
-    # 4 banks × 128 × 32 b → 1 each; w 256 banks of 28 bytes are LUTRAM.
+    # 4 banks × 128 × 32 b → 1 each; w 2 × 1 bank holding both words of a pass's 16 weight
+    # bytes, 49 taps × 4 groups × 2 = 392 words × 64 b → 2 each.
     # DSP: 16 MAC lanes + one requant lane (4 + 2) + 12 index products.
-    # LUT: 901.6 + 98.3 × 22 + 1041 (m_axi) + LUTRAM 256 banks × 2 ports × 4 LUTs (224 bits);
-    # FF: 373.3 + 115.3 × 22 + 1376 (m_axi) + 832 parameter register bits.
+    # LUT: 901.6 + 98.3 × 22 + 1041 (m_axi); FF: 373.3 + 115.3 × 22 + 1376 (m_axi) + 832
+    # parameter register bits.
     assert engine_resources("conv", default_spec("conv") | {"macs_per_dsp": 1}) == {
-        "LUT": 6153, "FF": 5118, "BRAM18": 32, "DSP": 34}
+        "LUT": 4105, "FF": 5118, "BRAM18": 36, "DSP": 34}
     # Packed (the default): 16 lanes on 4 × 2 DSPs, datapath 8 + 6; LUT 901.6 + 98.3 × 14 +
-    # 1041 + 2048 LUTRAM + 8 packed DSPs × 16 + 2 lane pairs × 1 chain × 31; FF 373.3 + 115.3 ×
-    # 14 + 1376 + 832 + 8 × 8 + 2 × 32.
+    # 1041 + 8 packed DSPs × 16 + 2 lane pairs × 1 chain × 31; FF 373.3 + 115.3 × 14 + 1376 +
+    # 832 + 8 × 8 + 2 × 32.
     assert engine_resources("conv", default_spec("conv")) == {
-        "LUT": 5557, "FF": 4324, "BRAM18": 32, "DSP": 26}
+        "LUT": 3509, "FF": 4324, "BRAM18": 36, "DSP": 26}
+
+
+#: The vox-256 engine of issue 13: 9 × 16 lanes, input blocks of 18, kernels up to 13 × 13.
+VOX256_CONV = default_spec("conv") | {
+    "unroll_in": 9, "unroll_out": 16, "in_block": 16, "max_in_channels": 2052,
+    "max_out_channels": 2048, "max_width": 256, "kernel_sizes": [1, 3, 7, 13], "tile_rows": 4}
+
+
+def test_vox256_weight_buffer_is_a_few_wide_bram_banks():
+    """A pass's 144 weight bytes are 18 words: 2 × 18 banks of 169 taps × 2 groups × 64 bits,
+    2 BRAM18 each (512 × 36 twice wide), and no LUTRAM (before: 2304 LUTRAM banks)."""
+    w = next(b for b in buffers("conv", VOX256_CONV) if b["name"] == "w")
+    assert (w["words"], w["bits"], w["banks"]) == (338, 64, 36)
+    assert bram18_tiles(w["words"], w["bits"]) == 2
+    # The engine's LUT is the logic alone: LUTRAM only from the banks of at most 1 Kbit.
+    lutram = sum(b["words"] * b["bits"] <= LUTRAM_MAX_BITS for b in buffers("conv", VOX256_CONV)
+                 if not b["registers"])
+    assert lutram == 0
+
+
+@pytest.mark.parametrize("unroll_in, unroll_out, max_k, banks, reads",
+                         [(4, 4, 7, 1, 2), (9, 16, 13, 18, 1), (16, 9, 13, 6, 3),
+                          (16, 14, 13, 10, 3), (3, 5, 3, 1, 2), (1, 1, 1, 1, 1)])
+def test_weight_buffer_bram_is_two_copies_of_its_banks(unroll_in, unroll_out, max_k, banks,
+                                                       reads):
+    """A pass's ⌈unroll_in · unroll_out / 8⌉ weight words lie in as few banks as keep a bank
+    within 512 words (one pair of BRAM18), read in ⌈words / banks⌉ cycles; the buffer's BRAM18
+    is 2 copies × banks × the tiles of one bank of max_k² × (in_block / unroll_in) × reads
+    64-bit words (0 when a bank fits LUTRAM)."""
+    spec = default_spec("conv") | {"unroll_in": unroll_in, "unroll_out": unroll_out,
+                                   "max_in_channels": 144, "max_out_channels": 16 * unroll_out,
+                                   "kernel_sizes": [max_k]}
+    block = -(-spec["in_block"] // unroll_in) * unroll_in
+    entries = max_k * max_k * block // unroll_in
+    entry_words = -(-unroll_in * unroll_out // 8)
+    assert banks == -(-entry_words // reads) and reads == -(-entry_words // banks)
+    assert entries * reads <= 512 or reads == 1
+    found = buffers("conv", spec)
+    w = next(b for b in found if b["name"] == "w")
+    assert (w["words"], w["bits"], w["banks"]) == (entries * reads, 64, 2 * banks)
+    others = sum(bram18_tiles(b["words"], b["bits"]) * b["banks"] for b in found
+                 if b["name"] != "w" and not b["registers"])
+    assert engine_resources("conv", spec)["BRAM18"] - others == (
+        2 * banks * bram18_tiles(w["words"], 64))
 
 
 @pytest.mark.parametrize("unroll_in, unroll_out", [(4, 4), (16, 7), (8, 14), (1, 1)])
@@ -105,11 +152,11 @@ def test_conv_and_grid_sample_cycles_are_the_formulas(board):
     spec = default_spec("conv")
     cost = instruction_cost(conv("c", 8, 8, 8), spec, board, 100)
     # conv_run's steps (one input block of 8 channels): 4 bands × 2 output blocks of 4; per
-    # step max(load, compute, store) + 4 with compute 9 taps × 2 groups × (16 pixels + 6) +
-    # the requant 4 × 2 rows × (8 + 8) = 524 (the load, 8 channels × (25 + 2 + 4 band words)
-    # + weights 4 × (25 + 2 + 16) + bias and requant 2 × (25 + 4) = 478, is hidden); then fill
-    # (8 channels × 31) and drain (4 × (25 + 2 + 2)), + 50 overhead.
-    assert (cost.cycles, cost.ddr_bytes, cost.macs) == (4638, 5152, 36864)
+    # step max(load, compute, store) + 4 with compute 9 taps × 2 groups × (2 weight reads + 16
+    # pixels + 6) + the requant 4 × 2 rows × (8 + 8) = 560 (the load, 8 channels × (25 + 2 + 4
+    # band words) + weights 25 + 2 + 9 taps × 2 groups × 2 words + bias and requant
+    # 2 × (25 + 4) = 369, is hidden); then fill (8 channels × 31) and drain (4 × (25 + 2 + 2)), + 50 overhead.
+    assert (cost.cycles, cost.ddr_bytes, cost.macs) == (4926, 5152, 36864)
     grid = Instruction("grid_sample", "g", dict(channels=8, in_h=8, in_w=8, out_h=8, out_w=8))
     cost = instruction_cost(grid, default_spec("grid_sample"), board, 100)
     # band load 25 + 512, 8 rows × (8 pixels × (25 + 14 + 2 groups × 16) + 25), + 50, + the
@@ -122,7 +169,7 @@ def test_estimate_record_has_the_report_shape(board):
     real = parse_report(VENDOR / "csynth" / "pynqz2_axil_conv2d.csynth.xml")
     assert record["kind"] == "estimate" and record["tool"] == "grace_flow estimate"
     assert set(real["resources"]) - {"URAM"} <= set(record["resources"])
-    assert record["latency_cycles"] == {"min": 4638, "max": 4638}
+    assert record["latency_cycles"] == {"min": 4926, "max": 4926}
     assert record["clock_ns"] == {"target": 10.0}
     assert record["part"] == real["part"] == board.part
 
@@ -153,11 +200,9 @@ def test_over_budget_message_names_resources_engines_and_keys(board):
         check_budget(used, board, 0.1)
     assert str(err.value) == (
         "over budget on pynq_z1 with margin 0.1: "
-        "LUT 48201 > 47880 (conv 35889, grid_sample 3558, platform 8754; lower "
-        "engines.conv.unroll_out, engines.conv.unroll_in); "
-        "BRAM18 928 > 252 (conv 896, grid_sample 32, platform 0; lower "
+        "BRAM18 944 > 252 (conv 912, grid_sample 32, platform 0; lower "
         "engines.conv.max_width, engines.conv.in_block, engines.conv.tile_rows, "
-        "engines.conv.kernel_sizes); "
+        "engines.conv.kernel_sizes, engines.conv.unroll_out, engines.conv.unroll_in); "
         "DSP 279 > 198 (conv 274, grid_sample 5, platform 0; lower engines.conv.unroll_out, "
         "engines.conv.unroll_in)")
 
