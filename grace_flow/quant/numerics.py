@@ -55,10 +55,30 @@ def round_shift(values: np.ndarray, shift) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype.kind not in "iu":
         raise TypeError(f"round_shift needs integers, got {values.dtype}")
+    shift = _checked_shift(shift)
+    total = np.add(values, np.int64(1) << (shift - 1), dtype=np.int64)
+    total >>= shift
+    return total
+
+
+def _checked_shift(shift) -> np.ndarray:
     shift = np.asarray(shift, dtype=np.int64)
     if np.any(shift < MIN_SHIFT) or np.any(shift > MAX_SHIFT):
         raise ValueError(f"round_shift: shift must be in [{MIN_SHIFT}, {MAX_SHIFT}]")
-    return (values.astype(np.int64) + (np.int64(1) << (shift - 1))) >> shift
+    return shift
+
+
+def _round_shift_sat8(total: np.ndarray, shift, relu: bool) -> np.ndarray:
+    """sat8([ReLU] round_shift(total, shift)) of a fresh int64 array, which it overwrites.
+
+    In place, one pass per step: the multiplier products of a conv layer are the largest
+    temporaries of the golden model. ReLU then SAT8 is one clamp to [0, 127].
+    """
+    shift = _checked_shift(shift)
+    total += np.int64(1) << (shift - 1)
+    total >>= shift
+    out = np.empty(total.shape, dtype=np.int8)
+    return np.clip(total, 0 if relu else INT8_MIN, INT8_MAX, out=out, casting="unsafe")
 
 
 def _round_half_up(values: np.ndarray) -> np.ndarray:
@@ -77,7 +97,8 @@ def _require_int32_range(acc, op: str) -> np.ndarray:
     acc = np.asarray(acc)
     if acc.dtype.kind != "i":
         raise TypeError(f"{op}: accumulator must be integers, got {acc.dtype}")
-    if acc.size and (acc.min() < INT32_MIN or acc.max() > INT32_MAX):
+    wide = acc.dtype.itemsize > 4  # int8..int32 are in range by their type
+    if wide and acc.size and (acc.min() < INT32_MIN or acc.max() > INT32_MAX):
         raise ValueError(f"{op}: accumulator outside int32")
     return acc
 
@@ -125,11 +146,8 @@ def requantize(acc, mult, shift, relu: bool) -> np.ndarray:
     mult, shift: scalars (per tensor) or [C] arrays from quantize_multiplier.
     """
     acc = _require_int32_range(acc, "requantize")
-    product = acc.astype(np.int64) * _per_channel(mult, acc.ndim)
-    out = round_shift(product, _per_channel(shift, acc.ndim))
-    if relu:
-        out = np.maximum(out, 0)
-    return sat_int8(out)
+    product = np.multiply(acc, _per_channel(mult, acc.ndim), dtype=np.int64)
+    return _round_shift_sat8(product, _per_channel(shift, acc.ndim), relu)
 
 
 def residual_params(acc_scale, residual_scale: float, out_scale: float):
@@ -158,10 +176,9 @@ def requantize_residual(acc, residual, mult_acc, mult_res, shift) -> np.ndarray:
     """
     residual = _require(residual, np.int8, "residual")
     acc = _require_int32_range(acc, "requantize_residual")
-    total = acc.astype(np.int64) * _per_channel(mult_acc, acc.ndim) + residual.astype(
-        np.int64
-    ) * _per_channel(mult_res, acc.ndim)
-    return sat_int8(round_shift(total, _per_channel(shift, acc.ndim)))
+    total = np.multiply(acc, _per_channel(mult_acc, acc.ndim), dtype=np.int64)
+    total += residual * _per_channel(mult_res, acc.ndim)
+    return _round_shift_sat8(total, _per_channel(shift, acc.ndim), relu=False)
 
 
 def channel_affine_params(in_scale: float, gamma, beta, out_scale: float):
@@ -187,11 +204,9 @@ def channel_affine(x, mult, shift, bias_q, relu: bool) -> np.ndarray:
     y = sat8(relu(round_shift(x * mult[c] + bias_q[c], shift[c]))).
     """
     x = _require(x, np.int8, "x")
-    total = x.astype(np.int64) * _per_channel(mult, x.ndim) + _per_channel(bias_q, x.ndim)
-    out = round_shift(total, _per_channel(shift, x.ndim))
-    if relu:
-        out = np.maximum(out, 0)
-    return sat_int8(out)
+    total = np.multiply(x, _per_channel(mult, x.ndim), dtype=np.int64)
+    total += _per_channel(bias_q, x.ndim)
+    return _round_shift_sat8(total, _per_channel(shift, x.ndim), relu)
 
 
 # --- convolution engine --------------------------------------------------------------------------
@@ -203,6 +218,8 @@ def channel_affine(x, mult, shift, bias_q, relu: bool) -> np.ndarray:
 _EXACT_F32_TERMS = 1 << 10
 #: im2col rows per GEMM (bounds the float32 patch matrix to ~32 MB).
 _PATCH_ELEMENTS = 1 << 23
+#: Output channels from which im2col (one patch copy, one GEMM) beats a GEMM per tap.
+_IM2COL_MIN_OUT = 16
 
 
 def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool) -> np.ndarray:
@@ -214,8 +231,8 @@ def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool
 
     Computed as integer GEMMs in float32 BLAS over at most _EXACT_F32_TERMS taps·channels each
     (every one exact), summed in int32 (the bound check below keeps every sum inside int32):
-    at stride 1 one GEMM per tap on the padded input itself (_conv_shifted), else over im2col
-    patches.
+    over im2col patches (_conv_im2col) or, at stride 1, one GEMM per tap on the padded input
+    itself (_conv_shifted).
     """
     x = _require(x, np.int8, "x")
     weight = _require(weight, np.int8, "weight")
@@ -238,31 +255,72 @@ def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool
     out_w = (in_w + 2 * padding - kernel_w) // stride + 1
     if stride < 1 or padding < 0 or out_h < 1 or out_w < 1:
         raise ValueError(f"conv2d_int8: stride {stride}, padding {padding} on {in_h}x{in_w}")
-    if upsample_input:
-        x = x.repeat(2, axis=2).repeat(2, axis=3)
-    padded = np.zeros((batch, channels, in_h + 2 * padding, in_w + 2 * padding), np.float32)
-    padded[:, :, padding:padding + in_h, padding:padding + in_w] = x
-    if stride == 1:
-        return np.stack([_conv_shifted(image, weight, out_h, out_w) for image in padded]
-                        ) + bias[None, :, None, None]
-    # [N, C, Ho, Wo, kh, kw] view of every output pixel's window.
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (kernel_h, kernel_w), axis=(2, 3))
-    windows = windows[:, :, :(out_h - 1) * stride + 1:stride, :(out_w - 1) * stride + 1:stride]
     terms = channels * kernel_h * kernel_w
-    weights = weight.reshape(out_channels, terms).astype(np.float32)  # [O, C·kh·kw]
-    acc = np.empty((batch, out_channels, out_h, out_w), dtype=np.int32)
-    band = max(1, _PATCH_ELEMENTS // (out_w * terms))
+    # One GEMM over im2col patches when the whole sum is one exact float32 GEMM and enough
+    # output channels share the patch copy; else (few outputs: the copy would dominate; long
+    # sums: several GEMMs anyway) one GEMM per tap on the padded image itself. Measured.
+    patches = stride > 1 or (terms <= _EXACT_F32_TERMS and out_channels >= _IM2COL_MIN_OUT)
+    padded = _padded_float32(x, padding, upsample_input, channels_last=patches)
+    if patches:
+        return _conv_im2col(padded, weight, stride, out_h, out_w) + bias[None, :, None, None]
+    return np.stack([_conv_shifted(image, weight, out_h, out_w) for image in padded]
+                    ) + bias[None, :, None, None]
+
+
+def _padded_float32(x: np.ndarray, padding: int, upsample: bool, channels_last: bool):
+    """The input as the engine reads it, zero-padded, in float32: [N, C, Hp, Wp] axes, stored
+    NHWC when channels_last (then .transpose(0, 2, 3, 1) is contiguous), else NCHW."""
+    batch, channels, height, width = x.shape
+    factor = 2 if upsample else 1
+    in_h, in_w = height * factor, width * factor
+    shape = (batch, channels, in_h + 2 * padding, in_w + 2 * padding)
+    if channels_last:
+        padded = np.zeros((shape[0], shape[2], shape[3], shape[1]), np.float32).transpose(0, 3, 1, 2)
+    else:
+        padded = np.zeros(shape, np.float32)
+    inner = padded[:, :, padding:padding + in_h, padding:padding + in_w]
+    if upsample:  # nearest x2 written straight into the padded buffer
+        inner.reshape(batch, channels, height, 2, width, 2)[...] = x[:, :, :, None, :, None]
+    else:
+        inner[...] = x
+    return padded
+
+
+def _conv_im2col(padded: np.ndarray, weight: np.ndarray, stride: int, out_h: int,
+                 out_w: int) -> np.ndarray:
+    """Conv of a padded float32 input (NHWC storage) over im2col patches -> int32 [N,O,Ho,Wo].
+
+    Patch row (r, c) is the window (ky, kx, channel) of output pixel (r, c); with NHWC storage
+    each window row (kx, channel) is one contiguous run to copy. The GEMM weights @ patches.T
+    has both operands contiguous along the sum (what BLAS is fastest at) and gives [O, Ho·Wo],
+    the output layout.
+    """
+    batch = padded.shape[0]
+    out_channels, channels, kernel_h, kernel_w = weight.shape
+    terms = channels * kernel_h * kernel_w
+    # [O, kh·kw·C] in the patch order
+    weights = weight.transpose(0, 2, 3, 1).reshape(out_channels, terms).astype(np.float32)
+    nhwc = padded.transpose(0, 2, 3, 1)
+    _, row_stride, col_stride, channel_stride = nhwc.strides
+    acc = np.empty((batch, out_channels, out_h * out_w), dtype=np.int32)
+    band = max(1, min(out_h, _PATCH_ELEMENTS // (out_w * terms)))
+    patch_buffer = np.empty((band * out_w, terms), dtype=np.float32)
     for image in range(batch):
         for row in range(0, out_h, band):
             rows = min(band, out_h - row)
-            # [rows·Wo, C·kh·kw]: the one copy of the input per output pixel and tap.
-            patches = windows[image, :, row:row + rows].transpose(1, 2, 0, 3, 4).reshape(-1, terms)
-            total = np.zeros((out_channels, rows * out_w), dtype=np.int32)
+            windows = np.lib.stride_tricks.as_strided(
+                nhwc[image, row * stride:], (rows, out_w, kernel_h, kernel_w * channels),
+                (row_stride * stride, col_stride * stride, row_stride, channel_stride),
+                writeable=False)
+            patches = patch_buffer[:rows * out_w]
+            # [rows·Wo, kh·kw·C]: the one copy of the input per output pixel and tap.
+            patches.reshape(windows.shape)[...] = windows
+            total = acc[image, :, row * out_w:(row + rows) * out_w]
+            total[...] = 0
             for first in range(0, terms, _EXACT_F32_TERMS):
                 part = slice(first, first + _EXACT_F32_TERMS)
                 total += (weights[:, part] @ patches[:, part].T).astype(np.int32)
-            acc[image, :, row:row + rows] = total.reshape(out_channels, rows, out_w)
-    return acc + bias[None, :, None, None]
+    return acc.reshape(batch, out_channels, out_h, out_w)
 
 
 def _conv_shifted(padded: np.ndarray, weight: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
