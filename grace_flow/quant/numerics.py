@@ -69,7 +69,8 @@ def _checked_shift(shift) -> np.ndarray:
 
 
 def _round_shift_sat8(total: np.ndarray, shift, relu: bool) -> np.ndarray:
-    """sat8([ReLU] round_shift(total, shift)) of a fresh int64 array, which it overwrites.
+    """sat8([ReLU] round_shift(total, shift)) of a fresh integer array, which it overwrites
+    (the caller guarantees total + 2^(shift-1) fits its dtype).
 
     In place, one pass per step: the multiplier products of a conv layer are the largest
     temporaries of the golden model. ReLU then SAT8 is one clamp to [0, 127].
@@ -218,6 +219,9 @@ def channel_affine(x, mult, shift, bias_q, relu: bool) -> np.ndarray:
 _EXACT_F32_TERMS = 1 << 10
 #: im2col rows per GEMM (bounds the float32 patch matrix to ~32 MB).
 _PATCH_ELEMENTS = 1 << 23
+#: Input and output floats per row band of a per-tap conv (1 MB, a core's L2 cache: the band
+#: stays in cache across the taps; smaller bands make the GEMMs too narrow). Measured.
+_TAP_BAND_ELEMENTS = 1 << 18
 #: Output channels from which im2col (one patch copy, one GEMM) beats a GEMM per tap.
 _IM2COL_MIN_OUT = 16
 
@@ -304,7 +308,8 @@ def _conv_im2col(padded: np.ndarray, weight: np.ndarray, stride: int, out_h: int
     _, row_stride, col_stride, channel_stride = nhwc.strides
     acc = np.empty((batch, out_channels, out_h * out_w), dtype=np.int32)
     band = max(1, min(out_h, _PATCH_ELEMENTS // (out_w * terms)))
-    patch_buffer = np.empty((band * out_w, terms), dtype=np.float32)
+    patch_buffer = np.empty(band * out_w * terms, dtype=np.float32)
+    gemm_buffer = np.empty(out_channels * band * out_w, dtype=np.float32)
     for image in range(batch):
         for row in range(0, out_h, band):
             rows = min(band, out_h - row)
@@ -312,14 +317,18 @@ def _conv_im2col(padded: np.ndarray, weight: np.ndarray, stride: int, out_h: int
                 nhwc[image, row * stride:], (rows, out_w, kernel_h, kernel_w * channels),
                 (row_stride * stride, col_stride * stride, row_stride, channel_stride),
                 writeable=False)
-            patches = patch_buffer[:rows * out_w]
             # [rows·Wo, kh·kw·C]: the one copy of the input per output pixel and tap.
+            patches = patch_buffer[:rows * out_w * terms].reshape(rows * out_w, terms)
             patches.reshape(windows.shape)[...] = windows
+            gemm = gemm_buffer[:out_channels * rows * out_w].reshape(out_channels, rows * out_w)
             total = acc[image, :, row * out_w:(row + rows) * out_w]
-            total[...] = 0
             for first in range(0, terms, _EXACT_F32_TERMS):
                 part = slice(first, first + _EXACT_F32_TERMS)
-                total += (weights[:, part] @ patches[:, part].T).astype(np.int32)
+                np.matmul(weights[:, part], patches[:, part].T, out=gemm)
+                if first:
+                    total += gemm.astype(np.int32)
+                else:  # integers of magnitude <= 2^24: exact
+                    np.copyto(total, gemm, casting="unsafe")
     return acc.reshape(batch, out_channels, out_h, out_w)
 
 
@@ -330,26 +339,41 @@ def _conv_shifted(padded: np.ndarray, weight: np.ndarray, out_h: int, out_w: int
     tap (ky, kx) at that position + ky·Wp + kx: each tap is one GEMM on a contiguous slice of
     the image (no patch copy); the Wp − out_w positions past each row's end are computed and
     dropped. Taps are summed in float32 while at most _EXACT_F32_TERMS products are, then in
-    int32.
+    int32. Bands of output rows keep a band's input and sums in cache across its taps.
     """
     channels, _, padded_w = padded.shape
     out_channels, _, kernel_h, kernel_w = weight.shape
     flat = padded.reshape(channels, -1)
-    span = (out_h - 1) * padded_w + out_w
     # [kh, kw, O, C], C-contiguous: BLAS needs a unit stride in each tap's matrix.
     taps = np.ascontiguousarray(weight.transpose(2, 3, 0, 1), dtype=np.float32)
     slice_c = min(channels, _EXACT_F32_TERMS)
     group = _EXACT_F32_TERMS // slice_c  # taps per exact float32 sum
     offsets = [(ky, kx) for ky in range(kernel_h) for kx in range(kernel_w)]
-    total = np.zeros((out_channels, out_h * padded_w), dtype=np.int32)
-    for c0 in range(0, channels, slice_c):
-        for t0 in range(0, len(offsets), group):
-            part = np.zeros((out_channels, span), dtype=np.float32)
-            for ky, kx in offsets[t0:t0 + group]:
-                start = ky * padded_w + kx
-                part += taps[ky, kx, :, c0:c0 + slice_c] @ flat[c0:c0 + slice_c, start:start + span]
-            total[:, :span] += part.astype(np.int32)
-    return total.reshape(out_channels, out_h, padded_w)[:, :, :out_w]
+    band = max(1, min(out_h, _TAP_BAND_ELEMENTS // ((channels + 2 * out_channels) * padded_w)))
+    out = np.empty((out_channels, out_h, out_w), dtype=np.int32)
+    # Reused GEMM outputs (fresh large arrays would cost a page fault per 4 KB on every tap).
+    part = np.empty((out_channels, band * padded_w), dtype=np.float32)
+    product, exact = np.empty_like(part), np.empty(part.shape, dtype=np.int32)
+    total = np.empty(part.shape, dtype=np.int32)
+    for row in range(0, out_h, band):
+        rows = min(band, out_h - row)
+        span = (rows - 1) * padded_w + out_w
+        total[:] = 0
+        for c0 in range(0, channels, slice_c):
+            for t0 in range(0, len(offsets), group):
+                for i, (ky, kx) in enumerate(offsets[t0:t0 + group]):
+                    start = (row + ky) * padded_w + kx
+                    np.matmul(taps[ky, kx, :, c0:c0 + slice_c],
+                              flat[c0:c0 + slice_c, start:start + span],
+                              out=product[:, :span] if i else part[:, :span])
+                    if i:
+                        part[:, :span] += product[:, :span]
+                # integers of magnitude <= 2^24: exact
+                np.copyto(exact[:, :span], part[:, :span], casting="unsafe")
+                total[:, :span] += exact[:, :span]
+        out[:, row:row + rows] = total[:, :rows * padded_w].reshape(
+            out_channels, rows, padded_w)[:, :, :out_w]
+    return out
 
 
 def avg_pool2x2(x) -> np.ndarray:
@@ -552,19 +576,27 @@ def grid_sample_int8(x, grid) -> np.ndarray:
     """
     x = _require(x, np.int8, "x")
     grid = _require(grid, np.int16, "grid")
-    batch, _, height, width = x.shape
+    batch, channels, height, width = x.shape
     if grid.shape[0] != batch or grid.shape[-1] != 2 or height > 1 << 14 or width > 1 << 14:
         raise ValueError(f"grid_sample_int8: x {x.shape}, grid {grid.shape}")
-    px = _pixel_coordinate(grid[..., 0], width)
-    py = _pixel_coordinate(grid[..., 1], height)
+    px = _pixel_coordinate(grid[..., 0], width).reshape(batch, -1)
+    py = _pixel_coordinate(grid[..., 1], height).reshape(batch, -1)
     one = 1 << GRID_WEIGHT_BITS
-    left, frac_x = px >> GRID_WEIGHT_BITS, px & (one - 1)
-    top, frac_y = py >> GRID_WEIGHT_BITS, py & (one - 1)
-    images = np.arange(batch)[:, None, None]
-    total = np.zeros(grid.shape[:3] + (x.shape[1],), dtype=np.int64)
+    left, frac_x = px >> GRID_WEIGHT_BITS, (px & (one - 1)).astype(np.int32)
+    top, frac_y = py >> GRID_WEIGHT_BITS, (py & (one - 1)).astype(np.int32)
+    # A one-pixel zero border: a corner outside the image reads a border zero instead of being
+    # masked (its coordinate clamped to [-1, size], then shifted by the border).
+    bordered = np.zeros((batch, channels, height + 2, width + 2), dtype=np.int8)
+    bordered[:, :, 1:-1, 1:-1] = x
+    bordered = bordered.reshape(batch, channels, -1)
+    # int32 sums: the four weights sum to 2^22, so |acc| <= 2^29 (docs/numerics.md §13).
+    total = np.zeros((batch, channels, px.shape[1]), dtype=np.int32)
     for rows, weight_y in ((top, one - frac_y), (top + 1, frac_y)):
+        row_index = (np.clip(rows, -1, height) + 1) * (width + 2)
         for cols, weight_x in ((left, one - frac_x), (left + 1, frac_x)):
-            inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-            values = x[images, :, np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)]
-            total += (weight_y * weight_x * inside)[..., None] * values
-    return sat_int8(round_shift(total, 2 * GRID_WEIGHT_BITS)).transpose(0, 3, 1, 2)
+            index = row_index + np.clip(cols, -1, width) + 1
+            weight = weight_y * weight_x
+            for image in range(batch):
+                total[image] += weight[image] * np.take(bordered[image], index[image], axis=1)
+    out = _round_shift_sat8(total, 2 * GRID_WEIGHT_BITS, relu=False)
+    return out.reshape(batch, channels, *grid.shape[1:3])
