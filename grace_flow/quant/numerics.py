@@ -222,6 +222,10 @@ _PATCH_ELEMENTS = 1 << 23
 #: Input and output floats per row band of a per-tap conv (1 MB, a core's L2 cache: the band
 #: stays in cache across the taps; smaller bands make the GEMMs too narrow). Measured.
 _TAP_BAND_ELEMENTS = 1 << 18
+#: Input pixels from which a conv on the x2 upsample is cheaper as four convs of the input
+#: (_conv_upsampled; below, merging the kernel taps costs more than the products it saves).
+#: Measured.
+_POLYPHASE_MIN_PIXELS = 1024
 #: Output channels from which im2col (one patch copy, one GEMM) beats a GEMM per tap.
 _IM2COL_MIN_OUT = 16
 
@@ -264,11 +268,71 @@ def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool
     # output channels share the patch copy; else (few outputs: the copy would dominate; long
     # sums: several GEMMs anyway) one GEMM per tap on the padded image itself. Measured.
     patches = stride > 1 or (terms <= _EXACT_F32_TERMS and out_channels >= _IM2COL_MIN_OUT)
-    padded = _padded_float32(x, padding, upsample_input, channels_last=patches)
     if patches:
+        padded = _padded_float32(x, padding, upsample_input, channels_last=True)
         return _conv_im2col(padded, weight, stride, out_h, out_w) + bias[None, :, None, None]
-    return np.stack([_conv_shifted(image, weight, out_h, out_w) for image in padded]
+    if upsample_input and height * width >= _POLYPHASE_MIN_PIXELS:
+        return _conv_upsampled(x, weight, padding, out_h, out_w) + bias[None, :, None, None]
+    padded = _padded_float32(x, padding, upsample_input, channels_last=False)
+    taps = np.ascontiguousarray(weight.transpose(2, 3, 0, 1), dtype=np.float32)
+    units = np.ones((kernel_h, kernel_w), dtype=np.int64)
+    return np.stack([_conv_shifted(image, taps, units, (0, 0), out_h, out_w) for image in padded]
                     ) + bias[None, :, None, None]
+
+
+def _phase_taps(parity: int, kernel: int, padding: int) -> tuple[int, list[list[int]]]:
+    """Along one axis of a conv on the nearest x2 upsample: output index 2i + parity reads, at
+    tap t, input index i + ((parity + t - padding) >> 1). Returns the first offset and the taps
+    grouped by offset (consecutive offsets, each group non-empty)."""
+    offsets = [(parity + t - padding) >> 1 for t in range(kernel)]
+    return offsets[0], [[t for t in range(kernel) if offsets[t] == d]
+                        for d in range(offsets[0], offsets[-1] + 1)]
+
+
+def _conv_upsampled(x: np.ndarray, weight: np.ndarray, padding: int, out_h: int,
+                    out_w: int) -> np.ndarray:
+    """Stride-1 conv of the nearest x2 upsample of x -> int32 [N, O, out_h, out_w], without it.
+
+    Polyphase: the outputs of one (row, column) parity read each input pixel through the sum of
+    the kernel taps that land on it, so each parity is a conv of x itself with a kernel of
+    about half the size (3x3 -> 2x2: 4/9 of the products). The sum is the same integer; a
+    merged tap counts as the taps it merges in the float32 exactness bound (_conv_shifted).
+    """
+    batch, channels, height, width = x.shape
+    out_channels, _, kernel_h, kernel_w = weight.shape
+    phases = {}
+    for axis, (kernel, size, out_size) in enumerate(((kernel_h, height, out_h),
+                                                     (kernel_w, width, out_w))):
+        for parity in (0, 1):
+            first, groups = _phase_taps(parity, kernel, padding)
+            count = (out_size - parity + 1) // 2  # output indices of this parity
+            phases[axis, parity] = first, groups, count
+    low = [max(0, -min(phases[axis, p][0] for p in (0, 1))) for axis in (0, 1)]
+    high = [max(0, max(count - 1 + first + len(groups) - 1 for first, groups, count in
+                       (phases[axis, p] for p in (0, 1))) - (size - 1))
+            for axis, size in ((0, height), (1, width))]
+    padded = np.zeros((batch, channels, low[0] + height + high[0], low[1] + width + high[1]),
+                      dtype=np.float32)
+    padded[:, :, low[0]:low[0] + height, low[1]:low[1] + width] = x
+    wide = weight.transpose(2, 3, 0, 1).astype(np.int32)  # [kh, kw, O, C]
+    out = np.empty((batch, out_channels, out_h, out_w), dtype=np.int32)
+    for row_parity in (0, 1):
+        first_row, row_groups, rows = phases[0, row_parity]
+        for col_parity in (0, 1):
+            first_col, col_groups, cols = phases[1, col_parity]
+            if rows == 0 or cols == 0:
+                continue
+            # [kh', kw', O, C], each the sum of its group's (at most 2 x 2) taps: |merged| <=
+            # 4 · 127, exact in float32.
+            by_row = np.stack([sum(wide[t] for t in g) for g in row_groups])
+            taps = np.stack([sum(by_row[:, t] for t in g) for g in col_groups],
+                            axis=1).astype(np.float32)
+            units = np.array([[len(gy) * len(gx) for gx in col_groups] for gy in row_groups])
+            origin = (low[0] + first_row, low[1] + first_col)
+            for image in range(batch):
+                out[image, :, row_parity::2, col_parity::2] = _conv_shifted(
+                    padded[image], taps, units, origin, rows, cols)
+    return out
 
 
 def _padded_float32(x: np.ndarray, padding: int, upsample: bool, channels_last: bool):
@@ -332,23 +396,31 @@ def _conv_im2col(padded: np.ndarray, weight: np.ndarray, stride: int, out_h: int
     return acc.reshape(batch, out_channels, out_h, out_w)
 
 
-def _conv_shifted(padded: np.ndarray, weight: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+def _conv_shifted(padded: np.ndarray, taps: np.ndarray, units: np.ndarray, origin: tuple,
+                  out_h: int, out_w: int) -> np.ndarray:
     """Stride-1 conv of one zero-padded float32 image [C, Hp, Wp] -> int32 [O, out_h, out_w].
 
+    taps: float32 [kh, kw, O, C]; output (r, c) reads the image at origin + (r + ky, c + kx).
     With the image flattened row by row, output pixel (r, c) at flat position r·Wp + c reads
     tap (ky, kx) at that position + ky·Wp + kx: each tap is one GEMM on a contiguous slice of
     the image (no patch copy); the Wp − out_w positions past each row's end are computed and
-    dropped. Taps are summed in float32 while at most _EXACT_F32_TERMS products are, then in
-    int32. Bands of output rows keep a band's input and sums in cache across its taps.
+    dropped. units[ky, kx] is the number of int8 weights a tap sums (1, or more for a merged
+    tap of _conv_upsampled), so its products are at most units · 2^14: taps are summed in
+    float32 while at most _EXACT_F32_TERMS such units are, then in int32. Bands of output rows
+    keep a band's input and sums in cache across its taps.
     """
     channels, _, padded_w = padded.shape
-    out_channels, _, kernel_h, kernel_w = weight.shape
+    kernel_h, kernel_w, out_channels, _ = taps.shape
     flat = padded.reshape(channels, -1)
-    # [kh, kw, O, C], C-contiguous: BLAS needs a unit stride in each tap's matrix.
-    taps = np.ascontiguousarray(weight.transpose(2, 3, 0, 1), dtype=np.float32)
-    slice_c = min(channels, _EXACT_F32_TERMS)
-    group = _EXACT_F32_TERMS // slice_c  # taps per exact float32 sum
-    offsets = [(ky, kx) for ky in range(kernel_h) for kx in range(kernel_w)]
+    base = origin[0] * padded_w + origin[1]
+    slice_c = min(channels, _EXACT_F32_TERMS // int(units.max()))
+    groups, load = [[]], 0  # taps per exact float32 sum
+    for ky, kx in np.ndindex(kernel_h, kernel_w):
+        cost = int(units[ky, kx]) * slice_c
+        if load + cost > _EXACT_F32_TERMS:
+            groups, load = groups + [[]], 0
+        groups[-1].append((ky, kx))
+        load += cost
     band = max(1, min(out_h, _TAP_BAND_ELEMENTS // ((channels + 2 * out_channels) * padded_w)))
     out = np.empty((out_channels, out_h, out_w), dtype=np.int32)
     # Reused GEMM outputs (fresh large arrays would cost a page fault per 4 KB on every tap).
@@ -360,9 +432,9 @@ def _conv_shifted(padded: np.ndarray, weight: np.ndarray, out_h: int, out_w: int
         span = (rows - 1) * padded_w + out_w
         total[:] = 0
         for c0 in range(0, channels, slice_c):
-            for t0 in range(0, len(offsets), group):
-                for i, (ky, kx) in enumerate(offsets[t0:t0 + group]):
-                    start = (row + ky) * padded_w + kx
+            for group in groups:
+                for i, (ky, kx) in enumerate(group):
+                    start = base + (row + ky) * padded_w + kx
                     np.matmul(taps[ky, kx, :, c0:c0 + slice_c],
                               flat[c0:c0 + slice_c, start:start + span],
                               out=product[:, :span] if i else part[:, :span])

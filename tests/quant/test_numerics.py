@@ -607,10 +607,15 @@ def test_conv2d_gemm_exact_beyond_one_float32_slice(channels, kernel, stride):
 # --- fast paths against the direct references ------------------------------------------------------
 
 
-@pytest.mark.parametrize("min_out", [1, 1 << 30])  # every stride-1 conv on im2col / per tap
+#: (_IM2COL_MIN_OUT, _POLYPHASE_MIN_PIXELS) sending every stride-1 conv the sum allows to one path
+CONV_PATHS = {"im2col": (1, 1 << 30), "per_tap": (1 << 30, 1 << 30), "polyphase": (1 << 30, 1)}
+
+
+@pytest.mark.parametrize("path", CONV_PATHS)
 @pytest.mark.parametrize("band_elements", [1, 1 << 30])  # one output row per band / one band
-def test_conv2d_paths_and_bands_equal_the_per_tap_conv(monkeypatch, min_out, band_elements):
-    monkeypatch.setattr(nm, "_IM2COL_MIN_OUT", min_out)
+def test_conv2d_paths_and_bands_equal_the_per_tap_conv(monkeypatch, path, band_elements):
+    monkeypatch.setattr(nm, "_IM2COL_MIN_OUT", CONV_PATHS[path][0])
+    monkeypatch.setattr(nm, "_POLYPHASE_MIN_PIXELS", CONV_PATHS[path][1])
     monkeypatch.setattr(nm, "_TAP_BAND_ELEMENTS", band_elements)
     monkeypatch.setattr(nm, "_PATCH_ELEMENTS", band_elements)
     rng = rng_for(13)
