@@ -240,7 +240,8 @@ def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool
     Computed as integer GEMMs in float32 BLAS over at most _EXACT_F32_TERMS taps·channels each
     (every one exact), summed in int32 (the bound check below keeps every sum inside int32):
     over im2col patches (_conv_im2col) or, at stride 1, one GEMM per tap on the padded input
-    itself (_conv_shifted).
+    itself (_conv_shifted), for a large upsampled input one per parity of the output
+    (_conv_upsampled). docs/numerics.md §4 gives the bounds.
     """
     x = _require(x, np.int8, "x")
     weight = _require(weight, np.int8, "weight")
@@ -266,7 +267,7 @@ def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool
     terms = channels * kernel_h * kernel_w
     # One GEMM over im2col patches when the whole sum is one exact float32 GEMM and enough
     # output channels share the patch copy; else (few outputs: the copy would dominate; long
-    # sums: several GEMMs anyway) one GEMM per tap on the padded image itself. Measured.
+    # sums: several GEMMs anyway) one GEMM per tap on the (polyphase) input itself. Measured.
     patches = stride > 1 or (terms <= _EXACT_F32_TERMS and out_channels >= _IM2COL_MIN_OUT)
     if patches:
         padded = _padded_float32(x, padding, upsample_input, channels_last=True)
