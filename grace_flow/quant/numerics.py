@@ -590,9 +590,9 @@ def keypoint_heatmaps(grid, kp_driving, kp_source, gauss_table, index_shift: int
 
     def heat(keypoints):
         keypoints = _require(keypoints, np.int16, "keypoints").astype(np.int32)
-        offset = grid.astype(np.int32)[None, None] - keypoints[:, :, None, None, :]
-        offset = np.clip(offset, -INT16_MAX, INT16_MAX)  # keeps dx^2 + dy^2 < 2^31
-        squared = (offset * offset).sum(axis=-1)
+        dx, dy = (np.clip(grid[:, :, axis].astype(np.int32) - keypoints[:, :, None, None, axis],
+                          -INT16_MAX, INT16_MAX) for axis in (0, 1))
+        squared = dx * dx + dy * dy  # int32: the clamp keeps it <= 2 · 32767^2 < 2^31
         index = np.minimum(round_shift(squared, index_shift), gauss_table.size - 1)
         return gauss_table[index].astype(np.int32)
 

@@ -413,13 +413,15 @@ def heat_reference(grid, kp, table, index_shift):
     return heat
 
 
-def test_heatmaps_match_reference():
+@pytest.mark.parametrize("kp_variance", [0.01, 0.5])  # index shift 12, and the largest, 18
+def test_heatmaps_match_reference(kp_variance):
     rng = rng_for(15)
     grid = tb.coordinate_grid(6, 7)
-    table, index_shift = tb.gaussian_exp_table(0.01)
+    table, index_shift = tb.gaussian_exp_table(kp_variance)
     kp_driving = rng.integers(-9000, 9000, (2, 3, 2)).astype(np.int16)
     kp_source = rng.integers(-9000, 9000, (2, 3, 2)).astype(np.int16)
     kp_source[0, 0] = [-32768, 32767]  # far outside: offsets clamp, heat 0
+    kp_driving[1, 2] = [32767, 32767]  # both offsets clamp at a corner: d2 = 2 · 32767^2
     mult, shift = nm.quantize_multiplier(2.0**-15 * 127)
     got = nm.keypoint_heatmaps(grid, kp_driving, kp_source, table, index_shift, mult, shift)
     assert got.shape == (2, 4, 6, 7) and np.all(got[:, 0] == 0)
