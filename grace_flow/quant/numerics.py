@@ -505,20 +505,33 @@ def _resize_taps(in_size: int, out_size: int):
     return first, np.minimum(first + 1, in_size - 1), fraction
 
 
+def _bilinear_sum(values: np.ndarray, out_h: int, out_w: int, row_axis: int) -> np.ndarray:
+    """Sum of the four taps times their (Q8 row weight · Q8 column weight), int32, resizing
+    axes (row_axis, row_axis + 1) with the taps of _resize_taps.
+
+    Evaluated separably, rows then columns: wy·wx·v summed over the four taps is the same
+    integer as Σ_x wx · (Σ_y wy · v). With non-negative weights summing to 2^8 per axis, every
+    intermediate is bounded by 2^8 resp. 2^16 times max |v| <= 2^15: int32.
+    """
+    one = 1 << MAP_FRAC_BITS
+    wide = values.astype(np.int32)
+    for axis, out_size in ((row_axis, out_h), (row_axis + 1, out_w)):
+        first, second, fraction = _resize_taps(wide.shape[axis], out_size)
+        shape = [1] * wide.ndim
+        shape[axis] = out_size
+        fraction = fraction.astype(np.int32).reshape(shape)
+        wide = (np.take(wide, first, axis=axis) * (one - fraction)
+                + np.take(wide, second, axis=axis) * fraction)
+    return wide
+
+
 def resize_map_bilinear(occlusion, out_h: int, out_w: int) -> np.ndarray:
     """Bilinear resize (align_corners=False) of a uint8 Q8 map [N,1,H,W] to [N,1,out_h,out_w].
 
     v = round_shift(sum of 4 taps * (Q8 row weight * Q8 column weight), 16); stays in [0, 255].
     """
     occlusion = _require(occlusion, np.uint8, "occlusion")
-    rows0, rows1, frac_y = _resize_taps(occlusion.shape[2], out_h)
-    cols0, cols1, frac_x = _resize_taps(occlusion.shape[3], out_w)
-    one = 1 << MAP_FRAC_BITS
-    total = np.zeros(occlusion.shape[:2] + (out_h, out_w), dtype=np.int64)
-    for rows, weight_y in ((rows0, one - frac_y), (rows1, frac_y)):
-        for cols, weight_x in ((cols0, one - frac_x), (cols1, frac_x)):
-            weight = weight_y[:, None] * weight_x[None, :]
-            total += weight * occlusion[:, :, rows[:, None], cols[None, :]]
+    total = _bilinear_sum(occlusion, out_h, out_w, row_axis=2)
     return round_shift(total, 2 * MAP_FRAC_BITS).astype(np.uint8)
 
 
@@ -529,14 +542,7 @@ def resize_field_bilinear(field, out_h: int, out_w: int) -> np.ndarray:
     The weighted sum of int16 values fits int32 (|v| * 2^16 + 2^15 < 2^31 for v in int16).
     """
     field = _require(field, np.int16, "field")
-    rows0, rows1, frac_y = _resize_taps(field.shape[1], out_h)
-    cols0, cols1, frac_x = _resize_taps(field.shape[2], out_w)
-    one = 1 << MAP_FRAC_BITS
-    total = np.zeros((field.shape[0], out_h, out_w, field.shape[3]), dtype=np.int64)
-    for rows, weight_y in ((rows0, one - frac_y), (rows1, frac_y)):
-        for cols, weight_x in ((cols0, one - frac_x), (cols1, frac_x)):
-            weight = weight_y[:, None] * weight_x[None, :]
-            total += weight[None, :, :, None] * field[:, rows[:, None], cols[None, :]]
+    total = _bilinear_sum(field, out_h, out_w, row_axis=1)
     return sat_int16(round_shift(total, 2 * MAP_FRAC_BITS))
 
 
