@@ -416,7 +416,7 @@ def _conv_shifted(padded: np.ndarray, taps: np.ndarray, units: np.ndarray, origi
     base = origin[0] * padded_w + origin[1]
     slice_c = min(channels, _EXACT_F32_TERMS // int(units.max()))
     groups, load = [[]], 0  # taps per exact float32 sum
-    for ky, kx in np.ndindex(kernel_h, kernel_w):
+    for ky, kx in [(ky, kx) for ky in range(kernel_h) for kx in range(kernel_w)]:
         cost = int(units[ky, kx]) * slice_c
         if load + cost > _EXACT_F32_TERMS:
             groups, load = groups + [[]], 0
@@ -424,13 +424,16 @@ def _conv_shifted(padded: np.ndarray, taps: np.ndarray, units: np.ndarray, origi
         load += cost
     band = max(1, min(out_h, _TAP_BAND_ELEMENTS // ((channels + 2 * out_channels) * padded_w)))
     out = np.empty((out_channels, out_h, out_w), dtype=np.int32)
-    # Reused GEMM outputs (fresh large arrays would cost a page fault per 4 KB on every tap).
-    part = np.empty((out_channels, band * padded_w), dtype=np.float32)
-    product, exact = np.empty_like(part), np.empty(part.shape, dtype=np.int32)
-    total = np.empty(part.shape, dtype=np.int32)
+    # Reused GEMM outputs (fresh large arrays would cost a page fault per 4 KB on every tap),
+    # each band's a contiguous view: matmul into a strided out goes through a copy.
+    size = out_channels * band * padded_w
+    buffers = (np.empty(size, np.float32), np.empty(size, np.float32), np.empty(size, np.int32))
+    total = np.empty((out_channels, band * padded_w), dtype=np.int32)
     for row in range(0, out_h, band):
         rows = min(band, out_h - row)
         span = (rows - 1) * padded_w + out_w
+        part, product, exact = (b[:out_channels * span].reshape(out_channels, span)
+                                for b in buffers)
         total[:] = 0
         for c0 in range(0, channels, slice_c):
             for group in groups:
@@ -438,12 +441,11 @@ def _conv_shifted(padded: np.ndarray, taps: np.ndarray, units: np.ndarray, origi
                     start = base + (row + ky) * padded_w + kx
                     np.matmul(taps[ky, kx, :, c0:c0 + slice_c],
                               flat[c0:c0 + slice_c, start:start + span],
-                              out=product[:, :span] if i else part[:, :span])
+                              out=product if i else part)
                     if i:
-                        part[:, :span] += product[:, :span]
-                # integers of magnitude <= 2^24: exact
-                np.copyto(exact[:, :span], part[:, :span], casting="unsafe")
-                total[:, :span] += exact[:, :span]
+                        part += product
+                np.copyto(exact, part, casting="unsafe")  # integers of magnitude <= 2^24: exact
+                total[:, :span] += exact
         out[:, row:row + rows] = total[:, :rows * padded_w].reshape(
             out_channels, rows, padded_w)[:, :, :out_w]
     return out
