@@ -27,9 +27,12 @@ def _conv(node: Node, p: dict, values: dict) -> np.ndarray:
 
 def _grid_sample(x: np.ndarray, grid: np.ndarray) -> np.ndarray:
     if grid.ndim == 5:  # one source, M grids: [N, M, C, h, w], the source read once per grid
-        batch, motions = grid.shape[:2]
-        out = nm.grid_sample_int8(np.repeat(x, motions, axis=0), grid.reshape(-1, *grid.shape[2:]))
-        return out.reshape(batch, motions, *out.shape[1:])
+        # Each output pixel depends on its own grid point only: the M grids stacked as one
+        # [N, M·h, w] grid of the one source give the same values.
+        batch, motions, height, width = grid.shape[:4]
+        out = nm.grid_sample_int8(x, grid.reshape(batch, motions * height, width, 2))
+        return np.ascontiguousarray(
+            out.reshape(batch, -1, motions, height, width).transpose(0, 2, 1, 3, 4))
     return nm.grid_sample_int8(x, grid)
 
 
@@ -86,7 +89,18 @@ def run_golden(qgraph: QuantizedGraph, source_u8: np.ndarray, kp_source_fp16: np
         "kp_source": nm.kp_to_fixed(kp_source_fp16),
         "kp_driving": nm.kp_to_fixed(kp_driving_fp16),
     }
+    params = _params_by_node(qgraph)
     for node in qgraph.nodes:
-        values[node.output] = _run_node(node, qgraph.node_params(node.name), values,
+        values[node.output] = _run_node(node, params.get(node.name, {}), values,
                                         qgraph.shapes[node.output])
     return values
+
+
+def _params_by_node(qgraph: QuantizedGraph) -> dict[str, dict[str, np.ndarray]]:
+    """QuantizedGraph.node_params of every node in one pass over the params (short names have
+    no dot: ``<node>.<name>``)."""
+    grouped: dict[str, dict[str, np.ndarray]] = {}
+    for key, array in qgraph.params.items():
+        node, _, name = key.rpartition(".")
+        grouped.setdefault(node, {})[name] = array
+    return grouped

@@ -55,10 +55,31 @@ def round_shift(values: np.ndarray, shift) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype.kind not in "iu":
         raise TypeError(f"round_shift needs integers, got {values.dtype}")
+    shift = _checked_shift(shift)
+    total = np.add(values, np.int64(1) << (shift - 1), dtype=np.int64)
+    total >>= shift
+    return total
+
+
+def _checked_shift(shift) -> np.ndarray:
     shift = np.asarray(shift, dtype=np.int64)
     if np.any(shift < MIN_SHIFT) or np.any(shift > MAX_SHIFT):
         raise ValueError(f"round_shift: shift must be in [{MIN_SHIFT}, {MAX_SHIFT}]")
-    return (values.astype(np.int64) + (np.int64(1) << (shift - 1))) >> shift
+    return shift
+
+
+def _round_shift_sat8(total: np.ndarray, shift, relu: bool) -> np.ndarray:
+    """sat8([ReLU] round_shift(total, shift)) of a fresh integer array, which it overwrites
+    (the caller guarantees total + 2^(shift-1) fits its dtype).
+
+    In place, one pass per step: the multiplier products of a conv layer are the largest
+    temporaries of the golden model. ReLU then SAT8 is one clamp to [0, 127].
+    """
+    shift = _checked_shift(shift)
+    total += np.int64(1) << (shift - 1)
+    total >>= shift
+    out = np.empty(total.shape, dtype=np.int8)
+    return np.clip(total, 0 if relu else INT8_MIN, INT8_MAX, out=out, casting="unsafe")
 
 
 def _round_half_up(values: np.ndarray) -> np.ndarray:
@@ -77,7 +98,8 @@ def _require_int32_range(acc, op: str) -> np.ndarray:
     acc = np.asarray(acc)
     if acc.dtype.kind != "i":
         raise TypeError(f"{op}: accumulator must be integers, got {acc.dtype}")
-    if acc.size and (acc.min() < INT32_MIN or acc.max() > INT32_MAX):
+    wide = acc.dtype.itemsize > 4  # int8..int32 are in range by their type
+    if wide and acc.size and (acc.min() < INT32_MIN or acc.max() > INT32_MAX):
         raise ValueError(f"{op}: accumulator outside int32")
     return acc
 
@@ -125,11 +147,8 @@ def requantize(acc, mult, shift, relu: bool) -> np.ndarray:
     mult, shift: scalars (per tensor) or [C] arrays from quantize_multiplier.
     """
     acc = _require_int32_range(acc, "requantize")
-    product = acc.astype(np.int64) * _per_channel(mult, acc.ndim)
-    out = round_shift(product, _per_channel(shift, acc.ndim))
-    if relu:
-        out = np.maximum(out, 0)
-    return sat_int8(out)
+    product = np.multiply(acc, _per_channel(mult, acc.ndim), dtype=np.int64)
+    return _round_shift_sat8(product, _per_channel(shift, acc.ndim), relu)
 
 
 def residual_params(acc_scale, residual_scale: float, out_scale: float):
@@ -158,10 +177,9 @@ def requantize_residual(acc, residual, mult_acc, mult_res, shift) -> np.ndarray:
     """
     residual = _require(residual, np.int8, "residual")
     acc = _require_int32_range(acc, "requantize_residual")
-    total = acc.astype(np.int64) * _per_channel(mult_acc, acc.ndim) + residual.astype(
-        np.int64
-    ) * _per_channel(mult_res, acc.ndim)
-    return sat_int8(round_shift(total, _per_channel(shift, acc.ndim)))
+    total = np.multiply(acc, _per_channel(mult_acc, acc.ndim), dtype=np.int64)
+    total += residual * _per_channel(mult_res, acc.ndim)
+    return _round_shift_sat8(total, _per_channel(shift, acc.ndim), relu=False)
 
 
 def channel_affine_params(in_scale: float, gamma, beta, out_scale: float):
@@ -187,11 +205,9 @@ def channel_affine(x, mult, shift, bias_q, relu: bool) -> np.ndarray:
     y = sat8(relu(round_shift(x * mult[c] + bias_q[c], shift[c]))).
     """
     x = _require(x, np.int8, "x")
-    total = x.astype(np.int64) * _per_channel(mult, x.ndim) + _per_channel(bias_q, x.ndim)
-    out = round_shift(total, _per_channel(shift, x.ndim))
-    if relu:
-        out = np.maximum(out, 0)
-    return sat_int8(out)
+    total = np.multiply(x, _per_channel(mult, x.ndim), dtype=np.int64)
+    total += _per_channel(bias_q, x.ndim)
+    return _round_shift_sat8(total, _per_channel(shift, x.ndim), relu)
 
 
 # --- convolution engine --------------------------------------------------------------------------
@@ -203,6 +219,15 @@ def channel_affine(x, mult, shift, bias_q, relu: bool) -> np.ndarray:
 _EXACT_F32_TERMS = 1 << 10
 #: im2col rows per GEMM (bounds the float32 patch matrix to ~32 MB).
 _PATCH_ELEMENTS = 1 << 23
+#: Input and output floats per row band of a per-tap conv (1 MB, a core's L2 cache: the band
+#: stays in cache across the taps; smaller bands make the GEMMs too narrow). Measured.
+_TAP_BAND_ELEMENTS = 1 << 18
+#: Input pixels from which a conv on the x2 upsample is cheaper as four convs of the input
+#: (_conv_upsampled; below, merging the kernel taps costs more than the products it saves).
+#: Measured.
+_POLYPHASE_MIN_PIXELS = 1024
+#: Output channels from which im2col (one patch copy, one GEMM) beats a GEMM per tap.
+_IM2COL_MIN_OUT = 16
 
 
 def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool) -> np.ndarray:
@@ -214,8 +239,9 @@ def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool
 
     Computed as integer GEMMs in float32 BLAS over at most _EXACT_F32_TERMS taps·channels each
     (every one exact), summed in int32 (the bound check below keeps every sum inside int32):
-    at stride 1 one GEMM per tap on the padded input itself (_conv_shifted), else over im2col
-    patches.
+    over im2col patches (_conv_im2col) or, at stride 1, one GEMM per tap on the padded input
+    itself (_conv_shifted), for a large upsampled input one per parity of the output
+    (_conv_upsampled). docs/numerics.md §4 gives the bounds.
     """
     x = _require(x, np.int8, "x")
     weight = _require(weight, np.int8, "weight")
@@ -238,60 +264,191 @@ def conv2d_int8(x, weight, bias, stride: int, padding: int, upsample_input: bool
     out_w = (in_w + 2 * padding - kernel_w) // stride + 1
     if stride < 1 or padding < 0 or out_h < 1 or out_w < 1:
         raise ValueError(f"conv2d_int8: stride {stride}, padding {padding} on {in_h}x{in_w}")
-    if upsample_input:
-        x = x.repeat(2, axis=2).repeat(2, axis=3)
-    padded = np.zeros((batch, channels, in_h + 2 * padding, in_w + 2 * padding), np.float32)
-    padded[:, :, padding:padding + in_h, padding:padding + in_w] = x
-    if stride == 1:
-        return np.stack([_conv_shifted(image, weight, out_h, out_w) for image in padded]
-                        ) + bias[None, :, None, None]
-    # [N, C, Ho, Wo, kh, kw] view of every output pixel's window.
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (kernel_h, kernel_w), axis=(2, 3))
-    windows = windows[:, :, :(out_h - 1) * stride + 1:stride, :(out_w - 1) * stride + 1:stride]
     terms = channels * kernel_h * kernel_w
-    weights = weight.reshape(out_channels, terms).astype(np.float32)  # [O, C·kh·kw]
-    acc = np.empty((batch, out_channels, out_h, out_w), dtype=np.int32)
-    band = max(1, _PATCH_ELEMENTS // (out_w * terms))
+    # One GEMM over im2col patches when the whole sum is one exact float32 GEMM and enough
+    # output channels share the patch copy; else (few outputs: the copy would dominate; long
+    # sums: several GEMMs anyway) one GEMM per tap on the (polyphase) input itself. Measured.
+    patches = stride > 1 or (terms <= _EXACT_F32_TERMS and out_channels >= _IM2COL_MIN_OUT)
+    if patches:
+        padded = _padded_float32(x, padding, upsample_input, channels_last=True)
+        return _conv_im2col(padded, weight, stride, out_h, out_w) + bias[None, :, None, None]
+    if upsample_input and height * width >= _POLYPHASE_MIN_PIXELS:
+        return _conv_upsampled(x, weight, padding, out_h, out_w) + bias[None, :, None, None]
+    padded = _padded_float32(x, padding, upsample_input, channels_last=False)
+    taps = np.ascontiguousarray(weight.transpose(2, 3, 0, 1), dtype=np.float32)
+    units = np.ones((kernel_h, kernel_w), dtype=np.int64)
+    return np.stack([_conv_shifted(image, taps, units, (0, 0), out_h, out_w) for image in padded]
+                    ) + bias[None, :, None, None]
+
+
+def _phase_taps(parity: int, kernel: int, padding: int) -> tuple[int, list[list[int]]]:
+    """Along one axis of a conv on the nearest x2 upsample: output index 2i + parity reads, at
+    tap t, input index i + ((parity + t - padding) >> 1). Returns the first offset and the taps
+    grouped by offset (consecutive offsets, each group non-empty)."""
+    offsets = [(parity + t - padding) >> 1 for t in range(kernel)]
+    return offsets[0], [[t for t in range(kernel) if offsets[t] == d]
+                        for d in range(offsets[0], offsets[-1] + 1)]
+
+
+def _conv_upsampled(x: np.ndarray, weight: np.ndarray, padding: int, out_h: int,
+                    out_w: int) -> np.ndarray:
+    """Stride-1 conv of the nearest x2 upsample of x -> int32 [N, O, out_h, out_w], without it.
+
+    Polyphase: the outputs of one (row, column) parity read each input pixel through the sum of
+    the kernel taps that land on it, so each parity is a conv of x itself with a kernel of
+    about half the size (3x3 -> 2x2: 4/9 of the products). The sum is the same integer; a
+    merged tap counts as the taps it merges in the float32 exactness bound (_conv_shifted).
+    """
+    batch, channels, height, width = x.shape
+    out_channels, _, kernel_h, kernel_w = weight.shape
+    phases = {}
+    for axis, (kernel, size, out_size) in enumerate(((kernel_h, height, out_h),
+                                                     (kernel_w, width, out_w))):
+        for parity in (0, 1):
+            first, groups = _phase_taps(parity, kernel, padding)
+            count = (out_size - parity + 1) // 2  # output indices of this parity
+            phases[axis, parity] = first, groups, count
+    low = [max(0, -min(phases[axis, p][0] for p in (0, 1))) for axis in (0, 1)]
+    high = [max(0, max(count - 1 + first + len(groups) - 1 for first, groups, count in
+                       (phases[axis, p] for p in (0, 1))) - (size - 1))
+            for axis, size in ((0, height), (1, width))]
+    padded = np.zeros((batch, channels, low[0] + height + high[0], low[1] + width + high[1]),
+                      dtype=np.float32)
+    padded[:, :, low[0]:low[0] + height, low[1]:low[1] + width] = x
+    wide = weight.transpose(2, 3, 0, 1).astype(np.int32)  # [kh, kw, O, C]
+    out = np.empty((batch, out_channels, out_h, out_w), dtype=np.int32)
+    for row_parity in (0, 1):
+        first_row, row_groups, rows = phases[0, row_parity]
+        for col_parity in (0, 1):
+            first_col, col_groups, cols = phases[1, col_parity]
+            if rows == 0 or cols == 0:
+                continue
+            # [kh', kw', O, C], each the sum of its group's (at most 2 x 2) taps: |merged| <=
+            # 4 · 127, exact in float32.
+            by_row = np.stack([sum(wide[t] for t in g) for g in row_groups])
+            taps = np.stack([sum(by_row[:, t] for t in g) for g in col_groups],
+                            axis=1).astype(np.float32)
+            units = np.array([[len(gy) * len(gx) for gx in col_groups] for gy in row_groups])
+            origin = (low[0] + first_row, low[1] + first_col)
+            for image in range(batch):
+                out[image, :, row_parity::2, col_parity::2] = _conv_shifted(
+                    padded[image], taps, units, origin, rows, cols)
+    return out
+
+
+def _padded_float32(x: np.ndarray, padding: int, upsample: bool, channels_last: bool):
+    """The input as the engine reads it, zero-padded, in float32: [N, C, Hp, Wp] axes, stored
+    NHWC when channels_last (then .transpose(0, 2, 3, 1) is contiguous), else NCHW."""
+    batch, channels, height, width = x.shape
+    factor = 2 if upsample else 1
+    in_h, in_w = height * factor, width * factor
+    shape = (batch, channels, in_h + 2 * padding, in_w + 2 * padding)
+    if channels_last:
+        padded = np.zeros((shape[0], shape[2], shape[3], shape[1]), np.float32).transpose(0, 3, 1, 2)
+    else:
+        padded = np.zeros(shape, np.float32)
+    inner = padded[:, :, padding:padding + in_h, padding:padding + in_w]
+    if upsample:  # nearest x2 written straight into the padded buffer
+        inner.reshape(batch, channels, height, 2, width, 2)[...] = x[:, :, :, None, :, None]
+    else:
+        inner[...] = x
+    return padded
+
+
+def _conv_im2col(padded: np.ndarray, weight: np.ndarray, stride: int, out_h: int,
+                 out_w: int) -> np.ndarray:
+    """Conv of a padded float32 input (NHWC storage) over im2col patches -> int32 [N,O,Ho,Wo].
+
+    Patch row (r, c) is the window (ky, kx, channel) of output pixel (r, c); with NHWC storage
+    each window row (kx, channel) is one contiguous run to copy. The GEMM weights @ patches.T
+    has both operands contiguous along the sum (what BLAS is fastest at) and gives [O, Ho·Wo],
+    the output layout.
+    """
+    batch = padded.shape[0]
+    out_channels, channels, kernel_h, kernel_w = weight.shape
+    terms = channels * kernel_h * kernel_w
+    # [O, kh·kw·C] in the patch order
+    weights = weight.transpose(0, 2, 3, 1).reshape(out_channels, terms).astype(np.float32)
+    nhwc = padded.transpose(0, 2, 3, 1)
+    _, row_stride, col_stride, channel_stride = nhwc.strides
+    acc = np.empty((batch, out_channels, out_h * out_w), dtype=np.int32)
+    band = max(1, min(out_h, _PATCH_ELEMENTS // (out_w * terms)))
+    patch_buffer = np.empty(band * out_w * terms, dtype=np.float32)
+    gemm_buffer = np.empty(out_channels * band * out_w, dtype=np.float32)
     for image in range(batch):
         for row in range(0, out_h, band):
             rows = min(band, out_h - row)
-            # [rows·Wo, C·kh·kw]: the one copy of the input per output pixel and tap.
-            patches = windows[image, :, row:row + rows].transpose(1, 2, 0, 3, 4).reshape(-1, terms)
-            total = np.zeros((out_channels, rows * out_w), dtype=np.int32)
+            windows = np.lib.stride_tricks.as_strided(
+                nhwc[image, row * stride:], (rows, out_w, kernel_h, kernel_w * channels),
+                (row_stride * stride, col_stride * stride, row_stride, channel_stride),
+                writeable=False)
+            # [rows·Wo, kh·kw·C]: the one copy of the input per output pixel and tap.
+            patches = patch_buffer[:rows * out_w * terms].reshape(rows * out_w, terms)
+            patches.reshape(windows.shape)[...] = windows
+            gemm = gemm_buffer[:out_channels * rows * out_w].reshape(out_channels, rows * out_w)
+            total = acc[image, :, row * out_w:(row + rows) * out_w]
             for first in range(0, terms, _EXACT_F32_TERMS):
                 part = slice(first, first + _EXACT_F32_TERMS)
-                total += (weights[:, part] @ patches[:, part].T).astype(np.int32)
-            acc[image, :, row:row + rows] = total.reshape(out_channels, rows, out_w)
-    return acc + bias[None, :, None, None]
+                np.matmul(weights[:, part], patches[:, part].T, out=gemm)
+                if first:
+                    total += gemm.astype(np.int32)
+                else:  # integers of magnitude <= 2^24: exact
+                    np.copyto(total, gemm, casting="unsafe")
+    return acc.reshape(batch, out_channels, out_h, out_w)
 
 
-def _conv_shifted(padded: np.ndarray, weight: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+def _conv_shifted(padded: np.ndarray, taps: np.ndarray, units: np.ndarray, origin: tuple,
+                  out_h: int, out_w: int) -> np.ndarray:
     """Stride-1 conv of one zero-padded float32 image [C, Hp, Wp] -> int32 [O, out_h, out_w].
 
+    taps: float32 [kh, kw, O, C]; output (r, c) reads the image at origin + (r + ky, c + kx).
     With the image flattened row by row, output pixel (r, c) at flat position r·Wp + c reads
     tap (ky, kx) at that position + ky·Wp + kx: each tap is one GEMM on a contiguous slice of
     the image (no patch copy); the Wp − out_w positions past each row's end are computed and
-    dropped. Taps are summed in float32 while at most _EXACT_F32_TERMS products are, then in
-    int32.
+    dropped. units[ky, kx] is the number of int8 weights a tap sums (1, or more for a merged
+    tap of _conv_upsampled), so its products are at most units · 2^14: taps are summed in
+    float32 while at most _EXACT_F32_TERMS such units are, then in int32. Bands of output rows
+    keep a band's input and sums in cache across its taps.
     """
     channels, _, padded_w = padded.shape
-    out_channels, _, kernel_h, kernel_w = weight.shape
+    kernel_h, kernel_w, out_channels, _ = taps.shape
     flat = padded.reshape(channels, -1)
-    span = (out_h - 1) * padded_w + out_w
-    # [kh, kw, O, C], C-contiguous: BLAS needs a unit stride in each tap's matrix.
-    taps = np.ascontiguousarray(weight.transpose(2, 3, 0, 1), dtype=np.float32)
-    slice_c = min(channels, _EXACT_F32_TERMS)
-    group = _EXACT_F32_TERMS // slice_c  # taps per exact float32 sum
-    offsets = [(ky, kx) for ky in range(kernel_h) for kx in range(kernel_w)]
-    total = np.zeros((out_channels, out_h * padded_w), dtype=np.int32)
-    for c0 in range(0, channels, slice_c):
-        for t0 in range(0, len(offsets), group):
-            part = np.zeros((out_channels, span), dtype=np.float32)
-            for ky, kx in offsets[t0:t0 + group]:
-                start = ky * padded_w + kx
-                part += taps[ky, kx, :, c0:c0 + slice_c] @ flat[c0:c0 + slice_c, start:start + span]
-            total[:, :span] += part.astype(np.int32)
-    return total.reshape(out_channels, out_h, padded_w)[:, :, :out_w]
+    base = origin[0] * padded_w + origin[1]
+    slice_c = min(channels, _EXACT_F32_TERMS // int(units.max()))
+    groups, load = [[]], 0  # taps per exact float32 sum
+    for ky, kx in [(ky, kx) for ky in range(kernel_h) for kx in range(kernel_w)]:
+        cost = int(units[ky, kx]) * slice_c
+        if load + cost > _EXACT_F32_TERMS:
+            groups, load = groups + [[]], 0
+        groups[-1].append((ky, kx))
+        load += cost
+    band = max(1, min(out_h, _TAP_BAND_ELEMENTS // ((channels + 2 * out_channels) * padded_w)))
+    out = np.empty((out_channels, out_h, out_w), dtype=np.int32)
+    # Reused GEMM outputs (fresh large arrays would cost a page fault per 4 KB on every tap),
+    # each band's a contiguous view: matmul into a strided out goes through a copy.
+    size = out_channels * band * padded_w
+    buffers = (np.empty(size, np.float32), np.empty(size, np.float32), np.empty(size, np.int32))
+    total = np.empty((out_channels, band * padded_w), dtype=np.int32)
+    for row in range(0, out_h, band):
+        rows = min(band, out_h - row)
+        span = (rows - 1) * padded_w + out_w
+        part, product, exact = (b[:out_channels * span].reshape(out_channels, span)
+                                for b in buffers)
+        total[:] = 0
+        for c0 in range(0, channels, slice_c):
+            for group in groups:
+                for i, (ky, kx) in enumerate(group):
+                    start = base + (row + ky) * padded_w + kx
+                    np.matmul(taps[ky, kx, :, c0:c0 + slice_c],
+                              flat[c0:c0 + slice_c, start:start + span],
+                              out=product if i else part)
+                    if i:
+                        part += product
+                np.copyto(exact, part, casting="unsafe")  # integers of magnitude <= 2^24: exact
+                total[:, :span] += exact
+        out[:, row:row + rows] = total[:, :rows * padded_w].reshape(
+            out_channels, rows, padded_w)[:, :, :out_w]
+    return out
 
 
 def avg_pool2x2(x) -> np.ndarray:
@@ -350,20 +507,33 @@ def _resize_taps(in_size: int, out_size: int):
     return first, np.minimum(first + 1, in_size - 1), fraction
 
 
+def _bilinear_sum(values: np.ndarray, out_h: int, out_w: int, row_axis: int) -> np.ndarray:
+    """Sum of the four taps times their (Q8 row weight · Q8 column weight), int32, resizing
+    axes (row_axis, row_axis + 1) with the taps of _resize_taps.
+
+    Evaluated separably, rows then columns: wy·wx·v summed over the four taps is the same
+    integer as Σ_x wx · (Σ_y wy · v). With non-negative weights summing to 2^8 per axis, every
+    intermediate is bounded by 2^8 resp. 2^16 times max |v| <= 2^15: int32.
+    """
+    one = 1 << MAP_FRAC_BITS
+    wide = values.astype(np.int32)
+    for axis, out_size in ((row_axis, out_h), (row_axis + 1, out_w)):
+        first, second, fraction = _resize_taps(wide.shape[axis], out_size)
+        shape = [1] * wide.ndim
+        shape[axis] = out_size
+        fraction = fraction.astype(np.int32).reshape(shape)
+        wide = (np.take(wide, first, axis=axis) * (one - fraction)
+                + np.take(wide, second, axis=axis) * fraction)
+    return wide
+
+
 def resize_map_bilinear(occlusion, out_h: int, out_w: int) -> np.ndarray:
     """Bilinear resize (align_corners=False) of a uint8 Q8 map [N,1,H,W] to [N,1,out_h,out_w].
 
     v = round_shift(sum of 4 taps * (Q8 row weight * Q8 column weight), 16); stays in [0, 255].
     """
     occlusion = _require(occlusion, np.uint8, "occlusion")
-    rows0, rows1, frac_y = _resize_taps(occlusion.shape[2], out_h)
-    cols0, cols1, frac_x = _resize_taps(occlusion.shape[3], out_w)
-    one = 1 << MAP_FRAC_BITS
-    total = np.zeros(occlusion.shape[:2] + (out_h, out_w), dtype=np.int64)
-    for rows, weight_y in ((rows0, one - frac_y), (rows1, frac_y)):
-        for cols, weight_x in ((cols0, one - frac_x), (cols1, frac_x)):
-            weight = weight_y[:, None] * weight_x[None, :]
-            total += weight * occlusion[:, :, rows[:, None], cols[None, :]]
+    total = _bilinear_sum(occlusion, out_h, out_w, row_axis=2)
     return round_shift(total, 2 * MAP_FRAC_BITS).astype(np.uint8)
 
 
@@ -374,14 +544,7 @@ def resize_field_bilinear(field, out_h: int, out_w: int) -> np.ndarray:
     The weighted sum of int16 values fits int32 (|v| * 2^16 + 2^15 < 2^31 for v in int16).
     """
     field = _require(field, np.int16, "field")
-    rows0, rows1, frac_y = _resize_taps(field.shape[1], out_h)
-    cols0, cols1, frac_x = _resize_taps(field.shape[2], out_w)
-    one = 1 << MAP_FRAC_BITS
-    total = np.zeros((field.shape[0], out_h, out_w, field.shape[3]), dtype=np.int64)
-    for rows, weight_y in ((rows0, one - frac_y), (rows1, frac_y)):
-        for cols, weight_x in ((cols0, one - frac_x), (cols1, frac_x)):
-            weight = weight_y[:, None] * weight_x[None, :]
-            total += weight[None, :, :, None] * field[:, rows[:, None], cols[None, :]]
+    total = _bilinear_sum(field, out_h, out_w, row_axis=1)
     return sat_int16(round_shift(total, 2 * MAP_FRAC_BITS))
 
 
@@ -435,9 +598,9 @@ def keypoint_heatmaps(grid, kp_driving, kp_source, gauss_table, index_shift: int
 
     def heat(keypoints):
         keypoints = _require(keypoints, np.int16, "keypoints").astype(np.int32)
-        offset = grid.astype(np.int32)[None, None] - keypoints[:, :, None, None, :]
-        offset = np.clip(offset, -INT16_MAX, INT16_MAX)  # keeps dx^2 + dy^2 < 2^31
-        squared = (offset * offset).sum(axis=-1)
+        dx, dy = (np.clip(grid[:, :, axis].astype(np.int32) - keypoints[:, :, None, None, axis],
+                          -INT16_MAX, INT16_MAX) for axis in (0, 1))
+        squared = dx * dx + dy * dy  # int32: the clamp keeps it <= 2 · 32767^2 < 2^31
         index = np.minimum(round_shift(squared, index_shift), gauss_table.size - 1)
         return gauss_table[index].astype(np.int32)
 
@@ -494,19 +657,27 @@ def grid_sample_int8(x, grid) -> np.ndarray:
     """
     x = _require(x, np.int8, "x")
     grid = _require(grid, np.int16, "grid")
-    batch, _, height, width = x.shape
+    batch, channels, height, width = x.shape
     if grid.shape[0] != batch or grid.shape[-1] != 2 or height > 1 << 14 or width > 1 << 14:
         raise ValueError(f"grid_sample_int8: x {x.shape}, grid {grid.shape}")
-    px = _pixel_coordinate(grid[..., 0], width)
-    py = _pixel_coordinate(grid[..., 1], height)
+    px = _pixel_coordinate(grid[..., 0], width).reshape(batch, -1)
+    py = _pixel_coordinate(grid[..., 1], height).reshape(batch, -1)
     one = 1 << GRID_WEIGHT_BITS
-    left, frac_x = px >> GRID_WEIGHT_BITS, px & (one - 1)
-    top, frac_y = py >> GRID_WEIGHT_BITS, py & (one - 1)
-    images = np.arange(batch)[:, None, None]
-    total = np.zeros(grid.shape[:3] + (x.shape[1],), dtype=np.int64)
+    left, frac_x = px >> GRID_WEIGHT_BITS, (px & (one - 1)).astype(np.int32)
+    top, frac_y = py >> GRID_WEIGHT_BITS, (py & (one - 1)).astype(np.int32)
+    # A one-pixel zero border: a corner outside the image reads a border zero instead of being
+    # masked (its coordinate clamped to [-1, size], then shifted by the border).
+    bordered = np.zeros((batch, channels, height + 2, width + 2), dtype=np.int8)
+    bordered[:, :, 1:-1, 1:-1] = x
+    bordered = bordered.reshape(batch, channels, -1)
+    # int32 sums: the four weights sum to 2^22, so |acc| <= 2^29 (docs/numerics.md §13).
+    total = np.zeros((batch, channels, px.shape[1]), dtype=np.int32)
     for rows, weight_y in ((top, one - frac_y), (top + 1, frac_y)):
+        row_index = (np.clip(rows, -1, height) + 1) * (width + 2)
         for cols, weight_x in ((left, one - frac_x), (left + 1, frac_x)):
-            inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-            values = x[images, :, np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)]
-            total += (weight_y * weight_x * inside)[..., None] * values
-    return sat_int8(round_shift(total, 2 * GRID_WEIGHT_BITS)).transpose(0, 3, 1, 2)
+            index = row_index + np.clip(cols, -1, width) + 1
+            weight = weight_y * weight_x
+            for image in range(batch):
+                total[image] += weight[image] * np.take(bordered[image], index[image], axis=1)
+    out = _round_shift_sat8(total, 2 * GRID_WEIGHT_BITS, relu=False)
+    return out.reshape(batch, channels, *grid.shape[1:3])

@@ -413,13 +413,15 @@ def heat_reference(grid, kp, table, index_shift):
     return heat
 
 
-def test_heatmaps_match_reference():
+@pytest.mark.parametrize("kp_variance", [0.01, 0.5])  # index shift 12, and the largest, 18
+def test_heatmaps_match_reference(kp_variance):
     rng = rng_for(15)
     grid = tb.coordinate_grid(6, 7)
-    table, index_shift = tb.gaussian_exp_table(0.01)
+    table, index_shift = tb.gaussian_exp_table(kp_variance)
     kp_driving = rng.integers(-9000, 9000, (2, 3, 2)).astype(np.int16)
     kp_source = rng.integers(-9000, 9000, (2, 3, 2)).astype(np.int16)
     kp_source[0, 0] = [-32768, 32767]  # far outside: offsets clamp, heat 0
+    kp_driving[1, 2] = [32767, 32767]  # both offsets clamp at a corner: d2 = 2 · 32767^2
     mult, shift = nm.quantize_multiplier(2.0**-15 * 127)
     got = nm.keypoint_heatmaps(grid, kp_driving, kp_source, table, index_shift, mult, shift)
     assert got.shape == (2, 4, 6, 7) and np.all(got[:, 0] == 0)
@@ -602,3 +604,86 @@ def test_conv2d_gemm_exact_beyond_one_float32_slice(channels, kernel, stride):
         got = nm.conv2d_int8(x, w, bias, stride, kernel // 2, False)
         assert got.dtype == np.int32
         assert np.array_equal(got, _per_tap_conv(x, w, bias, stride, kernel // 2, False))
+
+
+# --- fast paths against the direct references ------------------------------------------------------
+
+
+#: (_IM2COL_MIN_OUT, _POLYPHASE_MIN_PIXELS) sending every stride-1 conv the sum allows to one path
+CONV_PATHS = {"im2col": (1, 1 << 30), "per_tap": (1 << 30, 1 << 30), "polyphase": (1 << 30, 1)}
+
+
+@pytest.mark.parametrize("path", CONV_PATHS)
+@pytest.mark.parametrize("band_elements", [1, 1 << 30])  # one output row per band / one band
+def test_conv2d_paths_and_bands_equal_the_per_tap_conv(monkeypatch, path, band_elements):
+    monkeypatch.setattr(nm, "_IM2COL_MIN_OUT", CONV_PATHS[path][0])
+    monkeypatch.setattr(nm, "_POLYPHASE_MIN_PIXELS", CONV_PATHS[path][1])
+    monkeypatch.setattr(nm, "_TAP_BAND_ELEMENTS", band_elements)
+    monkeypatch.setattr(nm, "_PATCH_ELEMENTS", band_elements)
+    rng = rng_for(13)
+    for case in range(60):
+        kernel = int(rng.choice([1, 3, 5, 7]))
+        stride, upsample = int(rng.integers(1, 3)), bool(rng.integers(0, 2))
+        padding = int(rng.integers(0, kernel // 2 + 1))
+        h, wd = (int(v) for v in rng.integers(max(1, kernel - 2 * padding), 10, 2))
+        c = int(rng.choice([1, 3, 16, 40, 130]))  # 130 · 9 > 2^10 terms: several float32 sums
+        o, n = int(rng.choice([1, 3, 16, 33])), int(rng.integers(1, 3))
+        x = rng.integers(-128, 128, (n, c, h, wd), dtype=np.int8)
+        w = rng.integers(-127, 128, (o, c, kernel, kernel), dtype=np.int8)
+        if case % 4 == 0:  # every product at the extreme −128 · −127
+            x[:], w[:] = -128, -127
+        bias = rng.integers(-(1 << 24), 1 << 24, o).astype(np.int32)
+        assert np.array_equal(nm.conv2d_int8(x, w, bias, stride, padding, upsample),
+                              _per_tap_conv(x, w, bias, stride, padding, upsample)), case
+
+
+def test_conv2d_one_exact_float32_gemm_at_its_largest_sum():
+    # 113 · 9 = 1017 extreme products in one float32 GEMM: |sum| = 1017 · 16256 < 2^24.
+    x = np.full((1, 113, 4, 5), -128, np.int8)
+    w = np.full((16, 113, 3, 3), -127, np.int8)
+    w[1] = 127
+    bias = np.zeros(16, np.int32)
+    got = nm.conv2d_int8(x, w, bias, 1, 1, False)
+    assert got[0, 0, 1, 1] == 1017 * 16256 and got[0, 1, 1, 1] == -1017 * 16256
+    assert np.array_equal(got, _per_tap_conv(x, w, bias, 1, 1, False))
+
+
+def test_requantize_family_matches_reference_at_the_extremes():
+    rng = rng_for(14)
+    shape = (2, 6, 40)
+    acc = rng.integers(-(1 << 31), 1 << 31, shape, dtype=np.int64).astype(np.int32)
+    acc[0, :, :4] = [nm.INT32_MIN, nm.INT32_MAX, 1 << 30, -(1 << 30)]
+    mult = np.array([nm.INT32_MAX, -nm.INT32_MAX, 1 << 30, -(1 << 30), 1 << 30, 12345678 << 7],
+                    np.int32)
+    shift = np.array([62, 1, 31, 40, 30, 45], np.int32)
+    residual = rng.integers(-128, 128, shape, dtype=np.int8)
+    residual[1, :, :2] = [-128, 127]
+    bias_q = np.array([(1 << 61) - 1, -(1 << 61) + 1, 0, 1 << 40, -7, 3], np.int64)
+    x = residual
+    for relu in (False, True):
+        got = nm.requantize(acc, mult, shift, relu)
+        affine = nm.channel_affine(x, mult, shift, bias_q, relu)
+        for n, c, i in np.ndindex(shape):
+            value = half_up(int(acc[n, c, i]) * int(mult[c]), 1 << int(shift[c]))
+            assert got[n, c, i] == sat(max(value, 0) if relu else value)
+            value = half_up(int(x[n, c, i]) * int(mult[c]) + int(bias_q[c]), 1 << int(shift[c]))
+            assert affine[n, c, i] == sat(max(value, 0) if relu else value)
+    mult_res = np.array([nm.INT32_MAX, 1 << 12, -(1 << 30), 777 << 20, 5 << 20, 1 << 12],
+                        np.int32)
+    got = nm.requantize_residual(acc, residual, mult, mult_res, shift)
+    for n, c, i in np.ndindex(shape):
+        total = int(acc[n, c, i]) * int(mult[c]) + int(residual[n, c, i]) * int(mult_res[c])
+        assert got[n, c, i] == sat(half_up(total, 1 << int(shift[c])))
+
+
+def test_grid_sample_matches_reference_on_random_cases():
+    rng = rng_for(21)
+    for case in range(12):
+        n, c = int(rng.integers(1, 4)), int(rng.integers(1, 5))
+        h, wd = (int(v) for v in rng.integers(1, 9, 2))
+        x = rng.integers(-128, 128, (n, c, h, wd), dtype=np.int8)
+        if case % 3 == 0:
+            x[:] = -128 if case % 2 else 127
+        reach = int(rng.choice([9000, 32768]))  # around the image / the whole int16 range
+        grid = rng.integers(-reach, min(reach, 32768), (n, 3, 5, 2)).astype(np.int16)
+        assert np.array_equal(nm.grid_sample_int8(x, grid), reference_grid_sample(x, grid)), case

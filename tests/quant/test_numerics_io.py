@@ -49,6 +49,14 @@ def test_resize_field_matches_plain_python_and_torch(in_hw, out_hw):
     assert np.abs(got - expected).max() <= 0.5 + 65535 / 512
 
 
+@pytest.mark.parametrize("value", [-32768, 32767])
+def test_resize_field_of_a_constant_extreme_is_that_constant(value):
+    # every tap at the extreme: the weighted sum reaches value · 2^16 (-2^31 for -32768)
+    field = np.full((1, 5, 7, 2), value, np.int16)
+    assert np.all(nm.resize_field_bilinear(field, 9, 4) == value)
+    assert np.all(nm.resize_map_bilinear(np.full((1, 1, 5, 7), 255, np.uint8), 9, 4) == 255)
+
+
 def test_resize_field_rejects_other_types():
     with pytest.raises(TypeError, match="^field must be int16"):
         nm.resize_field_bilinear(np.zeros((1, 2, 2, 2), np.int32), 4, 4)
