@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from grace_flow.engines.registers import REGISTERS
-from grace_flow.engines.spec import engine_constants
+from grace_flow.engines.spec import conv_band_rows, engine_constants
 from grace_flow.perf.board import Board
 
 #: DDR read latency through an HP port (address to first data); an assumption, not measured.
@@ -107,14 +107,17 @@ def _band_iterations(in_rows: int, up: int, row_words: int) -> int:
 
 def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
     """conv_run's step pipeline: per (band, output block, input block) step
-    max(load, compute, store) + STAGE_SYNC (its DATAFLOW stages)."""
+    max(load, compute, store) + STAGE_SYNC (its DATAFLOW stages); a band has the instruction's
+    rows (conv_band_rows: at most tile_rows, fewer for a kernel or stride the band cannot hold
+    tile_rows of)."""
     flags = r["flags"]
     pool, up, residual = (flags >> 1) & 1, (flags >> 2) & 1, (flags >> 3) & 1
     in_c, out_c, k, s, p = r["in_c"], r["out_c"], r["kernel"], r["stride"], r["pad"]
     ih, iw = r["in_h"] << up, r["in_w"] << up
     out_h, out_w = (ih + 2 * p - k) // s + 1, (iw + 2 * p - k) // s + 1
     store_w = out_w // 2 if pool else out_w
-    ui, uo, tr = spec["unroll_in"], spec["unroll_out"], spec["tile_rows"]
+    ui, uo = spec["unroll_in"], spec["unroll_out"]
+    tr = conv_band_rows(spec, k, s, bool(pool))
     constants = engine_constants("conv", spec)
     block, entry_words = constants["IN_BLOCK"], constants["W_ENTRY_WORDS"]
     w_reads = constants["W_READS"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 
 from grace_flow.errors import FlowError
-from grace_flow.engines.spec import SpecError, check_spec, round_to_unroll
+from grace_flow.engines.spec import SpecError, check_spec, conv_bandless, round_to_unroll
 from grace_flow.perf.board import Board
 from grace_flow.perf.budget import RESOURCES, budget, total_resources
 from grace_flow.perf.estimate import engine_resources
@@ -88,6 +88,8 @@ def choose_folding(specs: dict[str, dict], auto_keys: dict[str, list[str]], inst
                 check_spec(engine, trial[engine])
         except SpecError:
             continue  # e.g. an unroll that does not divide the capacity
+        if conv_bandless(trial["conv"], instructions) is not None:
+            continue  # a pooled layer's kernel leaves the band no room for two rows
         total = _within(trial, limit)
         if total is None:
             continue
