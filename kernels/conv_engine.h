@@ -20,10 +20,11 @@
 // KERNEL_MASK / STRIDE_MASK (bit n set: n supported), UNROLL_IN, UNROLL_OUT, MACS_PER_DSP (1 or
 // 2: dsp_pack.h), IN_BLOCK, TILE_ROWS, HAS_RELU / HAS_POOL / HAS_UPSAMPLE / HAS_RESIDUAL,
 // IN_ROWS (the input band's rows, ≥ MAX_K: engines/spec.py conv_in_rows), KK, W_ENTRIES
-// (KK · IN_BLOCK / UNROLL_IN: a step's passes), W_ENTRY_WORDS (⌈UNROLL_IN · UNROLL_OUT / 8⌉: 64-bit words of a pass's weights), W_BANKS (the
-// weight buffer's banks per copy, word e of an entry in bank e mod W_BANKS), W_READS
-// (⌈W_ENTRY_WORDS / W_BANKS⌉: cycles a pass reads its entry in), and `regs`, the register
-// struct. The GF_STATUS_* and GF_CONV_* constants come from the config too.
+// (KK · IN_BLOCK / UNROLL_IN: a step's passes), W_ENTRY_WORDS (⌈UNROLL_IN · UNROLL_OUT / 8⌉:
+// 64-bit words of a pass's weights), W_BANKS (the weight buffer's banks per copy, word e of an
+// entry in bank e mod W_BANKS), W_READS (⌈W_ENTRY_WORDS / W_BANKS⌉: cycles a pass reads its
+// entry in), and `regs`, the register struct. The GF_STATUS_* and GF_CONV_* constants come from
+// the config too.
 //
 // Weights are in DDR in the engine's folding order (grace_flow/engines/conv_weights.py): per
 // output block, input block, tap and group of UNROLL_IN input channels, one entry of

@@ -36,20 +36,20 @@ def conv(node, in_c, size, out_c, flags=1, deps=()):
 
 
 def test_default_conv_resources_are_the_formulas():
-    # BRAM18 (in_block 16, 64-bit rows of 8 words): xin 8 banks × 288 words × 64 b → 2 tiles
-    # each; res 2 banks × 64 words × 64 b → 2 each; out 4 banks × 32 × 64 b → 2 each; acc
-    # 4 banks × 128 × 32 b → 1 each; w 2 × 1 bank holding both words of a pass's 16 weight
+    # BRAM18 (in_block 16, 64-bit rows of 8 words): xin 8 banks × 224 words (4 channels × 7
+    # rows: max(kernel 7, tile_rows 2 + 2)) × 64 b → 2 tiles each; res 2 banks × 64 words ×
+    # 64 b → 2 each; out 4 banks × 32 × 64 b → 2 each; acc 4 banks × 128 × 32 b → 1 each; w 2 × 1 bank holding both words of a pass's 16 weight
     # bytes, 49 taps × 4 groups × 2 = 392 words × 64 b → 2 each.
     # DSP: 16 MAC lanes + one requant lane (4 + 2) + 12 index products.
-    # LUT: 901.6 + 98.3 × 22 + 1041 (m_axi); FF: 373.3 + 115.3 × 22 + 1376 (m_axi) + 832
-    # parameter register bits.
+    # LUT: 901.6 + 98.3 × 22 + 1041 (m_axi) + 298; FF: 373.3 + 115.3 × 22 + 1376 (m_axi) + 832
+    # parameter register bits + 285: the two 15 × 7 fabric products of a band's first row.
     assert engine_resources("conv", default_spec("conv") | {"macs_per_dsp": 1}) == {
-        "LUT": 4105, "FF": 5118, "BRAM18": 36, "DSP": 34}
+        "LUT": 4105 + 298, "FF": 5118 + 285, "BRAM18": 36, "DSP": 34}
     # Packed (the default): 16 lanes on 4 × 2 DSPs, datapath 8 + 6; LUT 901.6 + 98.3 × 14 +
-    # 1041 + 8 packed DSPs × 16 + 2 lane pairs × 1 chain × 31; FF 373.3 + 115.3 × 14 + 1376 +
-    # 832 + 8 × 8 + 2 × 32.
+    # 1041 + 8 packed DSPs × 16 + 2 lane pairs × 1 chain × 31 + 298; FF 373.3 + 115.3 × 14 +
+    # 1376 + 832 + 8 × 8 + 2 × 32 + 285.
     assert engine_resources("conv", default_spec("conv")) == {
-        "LUT": 3509, "FF": 4324, "BRAM18": 36, "DSP": 26}
+        "LUT": 3509 + 298, "FF": 4324 + 285, "BRAM18": 36, "DSP": 26}
 
 
 #: The vox-256 engine of issue 13: 9 × 16 lanes, input blocks of 18, kernels up to 13 × 13.
@@ -138,7 +138,8 @@ def test_a_fabric_product_costs_luts_not_dsps():
     assert engine_resources("upsample", default_spec("upsample") | {"modes": ["map"]}) == {
         "LUT": round(901.6 + 98.3 + 1041) + 386, "FF": round(373.3 + 115.3 + 1376) + 369,
         "BRAM18": 2, "DSP": 1}
-    assert fabric_logic("conv", default_spec("conv")) == {"LUT": 0, "FF": 0}
+    # conv: band × rows twice (conv_load, conv_store), 15 × 7 bits: 210 bits → 298 LUT, 285 FF.
+    assert fabric_logic("conv", default_spec("conv")) == {"LUT": 298, "FF": 285}
 
 
 def test_bram_aspect_ratios_match_a_fixture_memory():
@@ -200,7 +201,7 @@ def test_over_budget_message_names_resources_engines_and_keys(board):
         check_budget(used, board, 0.1)
     assert str(err.value) == (
         "over budget on pynq_z1 with margin 0.1: "
-        "BRAM18 944 > 252 (conv 912, grid_sample 32, platform 0; lower "
+        "BRAM18 752 > 252 (conv 720, grid_sample 32, platform 0; lower "
         "engines.conv.max_width, engines.conv.in_block, engines.conv.tile_rows, "
         "engines.conv.kernel_sizes, engines.conv.unroll_out, engines.conv.unroll_in); "
         "DSP 279 > 198 (conv 274, grid_sample 5, platform 0; lower engines.conv.unroll_out, "
