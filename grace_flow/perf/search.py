@@ -25,7 +25,9 @@ CANDIDATES = {
     ("conv", "unroll_out"): (*range(1, 17), 18, 20, 24, 28, 32),
     # Two int8 MACs per DSP48E1 or one: packing halves the MAC array's DSPs and adds logic.
     ("conv", "macs_per_dsp"): (1, 2),
-    ("conv", "tile_rows"): (2, 4, 8),
+    # The input band no longer grows with tile_rows × the largest stride (conv_in_rows): taller
+    # tiles cost the accumulator, output and residual rows, 6 and 16 included to find the edge.
+    ("conv", "tile_rows"): (2, 4, 6, 8, 16),
     ("grid_sample", "unroll_channels"): (1, 2, 4, 8),
     ("grid_sample", "band_rows"): (4, 8, 16),
 }
