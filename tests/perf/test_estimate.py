@@ -7,7 +7,8 @@ import pytest
 from repo_paths import VENDOR
 
 from grace_flow.engines.program import Instruction
-from grace_flow.engines.spec import SpecError, default_spec, round_to_unroll
+from grace_flow.engines.spec import (SpecError, conv_band_rows, conv_in_rows, default_spec,
+                                     round_to_unroll)
 from grace_flow.synth import calibration
 from grace_flow.perf.budget import PLATFORM, BudgetError, budget, check_budget
 from grace_flow.perf.cycles import instruction_cost
@@ -165,6 +166,34 @@ def test_conv_and_grid_sample_cycles_are_the_formulas(board):
     assert (cost.cycles, cost.ddr_bytes) == (5459, 1280)
 
 
+def test_band_rows_are_what_the_input_band_holds_for_the_kernel_and_stride():
+    # IN_ROWS = max(largest kernel, tile_rows + 2): 13 at tile_rows 8 with a 13 × 13 kernel, 18
+    # at 16; the default's 7.
+    vox = default_spec("conv") | {"kernel_sizes": [1, 3, 7, 13], "strides": [1, 2, 4]}
+    assert [conv_in_rows(vox | {"tile_rows": t}) for t in (2, 8, 16)] == [13, 13, 18]
+    assert conv_in_rows(default_spec("conv")) == 7
+    tall = vox | {"tile_rows": 8}
+    # (kernel, stride, pool) → rows: 3 × 3 gets the whole tile, larger kernels and strides what
+    # the 13 rows hold, pooled rounded down to even, 0 when not even a pair fits.
+    cases = {(3, 1, False): 8, (3, 1, True): 8, (7, 1, False): 7, (7, 1, True): 6,
+             (13, 4, False): 1, (13, 1, True): 0, (5, 2, False): 5, (5, 2, True): 4,
+             (3, 4, False): 3, (3, 4, True): 2, (1, 4, False): 4}
+    assert {key: conv_band_rows(tall, *key) for key in cases} == cases
+    assert conv_band_rows(default_spec("conv"), 7, 2, False) == 1
+
+
+def test_conv_cycles_follow_the_band_rows(board):
+    """Only the band rows matter to the cycle model: a 7 × 7 layer in a 13-row band has 7 rows
+    at tile_rows 8 as at 7 (the same cycles), a 3 × 3 layer 8 and 7 (not the same)."""
+    spec = default_spec("conv") | {"kernel_sizes": [1, 3, 7, 13], "features": ["relu"]}
+    tiles = {t: spec | {"tile_rows": t} for t in (7, 8)}
+    big = Instruction("conv", "k7", dict(in_c=8, in_h=32, in_w=32, out_c=8, kernel=7, stride=1,
+                                         pad=3, flags=1))
+    small = conv("k3", 8, 32, 8)
+    assert len({instruction_cost(big, s, board, 100) for s in tiles.values()}) == 1
+    assert len({instruction_cost(small, s, board, 100) for s in tiles.values()}) == 2
+
+
 def test_estimate_record_has_the_report_shape(board):
     record = estimate_engine("conv", default_spec("conv"), board, 100, [conv("c", 8, 8, 8)])
     real = parse_report(VENDOR / "csynth" / "pynqz2_axil_conv2d.csynth.xml")
@@ -307,6 +336,17 @@ def test_more_budget_is_never_slower(board):
         latencies.append(frame["latency_s"])
     assert latencies == sorted(latencies, reverse=True)
     assert latencies[-1] < latencies[0]
+
+
+def test_search_keeps_to_tile_rows_whose_band_holds_a_pooled_pair(board):
+    """A pooled 7 × 7 layer needs 8 input rows for its pair of output rows: the band
+    (max(7, tile_rows + 2) rows) holds them from tile_rows 6 on."""
+    pooled = Instruction("conv", "p", dict(in_c=8, in_h=16, in_w=16, out_c=8, kernel=7,
+                                           stride=1, pad=3, flags=3))
+    specs = {e: default_spec(e) for e in ("conv", "grid_sample")}
+    chosen, rows = choose_folding(specs, AUTO, [*PROGRAM, pooled], board, 100, 0.0, 64 * 64)
+    assert chosen["conv"]["tile_rows"] >= 6
+    assert {row["choice"]["conv.tile_rows"] for row in rows} <= {6, 8, 16}
 
 
 def test_search_without_room_says_what_to_change(board):
