@@ -1,7 +1,8 @@
 // conv_engine.h — the convolution engine (docs/numerics.md §3–§5, docs/engines.md).
 //
 // y = store(requant(bias + Σ X·w)), X the input as read (optionally nearest ×2 upsampled on load,
-// zero padded). An output tile is a band of Cfg::TILE_ROWS output rows × a block of
+// zero padded). An output tile is a band of g.rows output rows (at most Cfg::TILE_ROWS: as many
+// as the input band's IN_ROWS rows hold for the instruction's kernel and stride) × a block of
 // Cfg::UNROLL_OUT output channels; its int32 partial sums live in a local accumulator while the
 // input channels stream through in blocks of Cfg::IN_BLOCK, so no buffer scales with the input
 // channels. A *step* is (tile, input block): load that block's input band and weights, then add
@@ -16,13 +17,14 @@
 //
 // Cfg (generated, <engine>_config.h): MAX_IN_C, MAX_OUT_C, MAX_W (widest row as read, after
 // upsample), ROW_WORDS (64-bit words of a MAX_W row), ROW_BYTES (8 · ROW_WORDS), MAX_K,
-// MAX_STRIDE, KERNEL_MASK / STRIDE_MASK (bit n set: n supported), UNROLL_IN, UNROLL_OUT,
-// MACS_PER_DSP (1 or 2: dsp_pack.h), IN_BLOCK, TILE_ROWS, HAS_RELU / HAS_POOL / HAS_UPSAMPLE /
-// HAS_RESIDUAL, IN_ROWS, KK, W_ENTRIES (KK · IN_BLOCK / UNROLL_IN: a step's passes),
-// W_ENTRY_WORDS (⌈UNROLL_IN · UNROLL_OUT / 8⌉: 64-bit words of a pass's weights), W_BANKS (the
-// weight buffer's banks per copy, word e of an entry in bank e mod W_BANKS), W_READS
-// (⌈W_ENTRY_WORDS / W_BANKS⌉: cycles a pass reads its entry in), and `regs`, the register
-// struct. The GF_STATUS_* and GF_CONV_* constants come from the config too.
+// KERNEL_MASK / STRIDE_MASK (bit n set: n supported), UNROLL_IN, UNROLL_OUT, MACS_PER_DSP (1 or
+// 2: dsp_pack.h), IN_BLOCK, TILE_ROWS, HAS_RELU / HAS_POOL / HAS_UPSAMPLE / HAS_RESIDUAL,
+// IN_ROWS (the input band's rows, ≥ MAX_K: engines/spec.py conv_in_rows), KK, W_ENTRIES
+// (KK · IN_BLOCK / UNROLL_IN: a step's passes), W_ENTRY_WORDS (⌈UNROLL_IN · UNROLL_OUT / 8⌉:
+// 64-bit words of a pass's weights), W_BANKS (the weight buffer's banks per copy, word e of an
+// entry in bank e mod W_BANKS), W_READS (⌈W_ENTRY_WORDS / W_BANKS⌉: cycles a pass reads its
+// entry in), and `regs`, the register struct. The GF_STATUS_* and GF_CONV_* constants come from
+// the config too.
 //
 // Weights are in DDR in the engine's folding order (grace_flow/engines/conv_weights.py): per
 // output block, input block, tap and group of UNROLL_IN input channels, one entry of
@@ -44,6 +46,9 @@ struct ConvGeom {
     int in_h, in_w;         // input size as read
     int out_h, out_w;       // conv output size
     int store_h, store_w;   // stored size (halved by pool)
+    int rows;               // output rows of a band (the last one may be short), even with pool
+    int in_step;            // input rows from one band's first to the next's: rows · stride
+    int n_bands, last_rows; // bands, and the output rows of the last
     int n_blocks, n_tiles;  // output-channel blocks, tiles (bands × blocks)
     int n_in, n_steps;      // input-channel blocks per tile, steps (tiles × input blocks)
 };
@@ -61,9 +66,26 @@ ConvGeom conv_geom(const typename Cfg::regs& r) {
     g.out_w = (g.in_w + 2 * p - k) / s + 1;
     g.store_h = pool ? g.out_h / 2 : g.out_h;
     g.store_w = pool ? g.out_w / 2 : g.out_w;
+    // A band of h output rows reads (h − 1) · s + k input rows: g.rows is the most h whose
+    // rows IN_ROWS holds, at most TILE_ROWS, counted up (at most TILE_ROWS iterations of an
+    // add and a compare: no divider, no multiplier). Every kernel the build has is ≤ IN_ROWS,
+    // so h ≥ 1; with pool h is rounded down to even so that pool pairs never straddle bands
+    // (0 when not even 2 fit: conv_check refuses the instruction). The band count is one
+    // division per instruction, like out_h's.
+    g.rows = 1;
+    g.in_step = s;
+    for (int need = k + s; g.rows < Cfg::TILE_ROWS && need <= Cfg::IN_ROWS; need += s) {
+        ++g.rows;
+        g.in_step += s;
+    }
+    if (pool && (g.rows & 1)) {
+        --g.rows;
+        g.in_step -= s;
+    }
+    g.n_bands = g.rows ? (g.out_h + g.rows - 1) / g.rows : 0;
+    g.last_rows = g.rows ? (g.out_h - 1) % g.rows + 1 : 0;
     g.n_blocks = (static_cast<int>(r.out_c) + Cfg::UNROLL_OUT - 1) / Cfg::UNROLL_OUT;
-    const int n_bands = (g.out_h + Cfg::TILE_ROWS - 1) / Cfg::TILE_ROWS;
-    g.n_tiles = n_bands * g.n_blocks;
+    g.n_tiles = g.n_bands * g.n_blocks;
     g.n_in = (static_cast<int>(r.in_c) + Cfg::IN_BLOCK - 1) / Cfg::IN_BLOCK;
     g.n_steps = g.n_tiles * g.n_in;
     return g;
@@ -99,6 +121,9 @@ int conv_check(const typename Cfg::regs& r, uint64_t ddr_bytes) {
         return GF_STATUS_SHAPE;
     const ConvGeom g = conv_geom<Cfg>(r);
     if (g.store_h == 0 || g.store_w == 0) return GF_STATUS_SHAPE;
+    // A pooled band needs two output rows, which a kernel and stride this tall leave no room
+    // for in the input band: a combination of parameters the build does not support.
+    if (g.rows == 0) return GF_STATUS_PARAM;
     const uint64_t oc = r.out_c;
     const bool ok =
         gf_span_ok(r.in_off, static_cast<uint64_t>(r.in_c) * r.in_h * r.in_w, ddr_bytes) &&
@@ -111,11 +136,9 @@ int conv_check(const typename Cfg::regs& r, uint64_t ddr_bytes) {
     return ok ? GF_STATUS_OK : GF_STATUS_BOUNDS;
 }
 
-// Rows of the band of tile t that exist in the output (the last band may be short).
-template <class Cfg>
-int conv_band_rows(const ConvGeom& g, int band) {
-    const int left = g.out_h - band * Cfg::TILE_ROWS;
-    return left < Cfg::TILE_ROWS ? left : Cfg::TILE_ROWS;
+// Output rows of band `band` (the last band may be short).
+static inline int conv_band_rows(const ConvGeom& g, int band) {
+    return band == g.n_bands - 1 ? g.last_rows : g.rows;
 }
 
 // Input channels in input block ib (the last one may be short).
@@ -169,8 +192,8 @@ void conv_load(const uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom&
     const int t = s / g.n_in, ib = s % g.n_in;
     const int band = t / g.n_blocks, block = t % g.n_blocks;
     const int k = static_cast<int>(r.kernel), stride = static_cast<int>(r.stride);
-    const int rows = conv_band_rows<Cfg>(g, band);
-    const int first = band * Cfg::TILE_ROWS * stride - static_cast<int>(r.pad);
+    const int rows = conv_band_rows(g, band);
+    const int first = band * g.in_step - static_cast<int>(r.pad);
     const int in_rows = (rows - 1) * stride + k;
     const int src_w = static_cast<int>(r.in_w);
     const int nb = conv_block_channels<Cfg>(r, ib);
@@ -261,11 +284,14 @@ void conv_load(const uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom&
     }
     if (!residual) return;
     const int out_words = (g.out_w + 7) / 8;
+    // The band's first output row: band < 2^15, rows ≤ 64, a product small enough for LUTs.
+    const int row0 = band * g.rows;
+#pragma HLS BIND_OP variable = row0 op = mul impl = fabric
     for (int o = 0; o < nout; ++o) {
         // The band's residual rows of one channel are contiguous in DDR.
         GfReader rd;
         rd.open(ddr, r.res_off + ((static_cast<uint64_t>(oc0) + o) * g.out_h +
-                                  static_cast<uint64_t>(band) * Cfg::TILE_ROWS) * g.out_w,
+                                  static_cast<uint64_t>(row0)) * g.out_w,
                 static_cast<uint64_t>(rows) * g.out_w);
         for (int rr = 0; rr < rows; ++rr) {
             for (int j = 0; j < out_words; ++j) {
@@ -305,7 +331,7 @@ void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
     const int t = s / g.n_in, ib = s % g.n_in;
     const int k = static_cast<int>(r.kernel), stride = static_cast<int>(r.stride);
     const int p = static_cast<int>(r.pad);
-    const int rows = conv_band_rows<Cfg>(g, t / g.n_blocks);
+    const int rows = conv_band_rows(g, t / g.n_blocks);
     const int nb = conv_block_channels<Cfg>(r, ib);
     const int groups = (nb + Cfg::UNROLL_IN - 1) / Cfg::UNROLL_IN;
     const int pixels = rows * g.out_w;
@@ -419,8 +445,8 @@ uint64_t conv_pool_word(const uint64_t out[Cfg::TILE_ROWS][Cfg::ROW_WORDS], int 
     return v;
 }
 
-// One copy of the output buffers → DDR, through the 2×2 average pool when flags.pool (TILE_ROWS
-// is even whenever pool is built, so pairs never straddle tiles). A tile's rows of one channel
+// One copy of the output buffers → DDR, through the 2×2 average pool when flags.pool (g.rows
+// is even then, so pairs never straddle tiles). A tile's rows of one channel
 // are one contiguous DDR span, written as whole words (partial end words read-modify-write).
 // Only the step that finished a tile stores.
 template <class Cfg>
@@ -430,8 +456,11 @@ void conv_store(uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom& g, i
     const int t = s / g.n_in;
     const int band = t / g.n_blocks, block = t % g.n_blocks;
     const bool pool = (r.flags >> GF_CONV_POOL) & 1;
-    const int rows = conv_band_rows<Cfg>(g, band);
-    const int row0 = pool ? band * Cfg::TILE_ROWS / 2 : band * Cfg::TILE_ROWS;
+    const int rows = conv_band_rows(g, band);
+    // The band's first output row, as in conv_load (a product on LUTs), halved by pool.
+    const int band_row0 = band * g.rows;
+#pragma HLS BIND_OP variable = band_row0 op = mul impl = fabric
+    const int row0 = pool ? band_row0 >> 1 : band_row0;
     int stored = pool ? rows / 2 : rows;
     if (row0 + stored > g.store_h) stored = g.store_h - row0;
     const int words = (g.store_w + 7) / 8;

@@ -20,7 +20,8 @@ import json
 from grace_flow.compile.hazards import conv_geometry
 from grace_flow.compile.lower import CompileError
 from grace_flow.engines.registers import CONV_FLAGS, ENGINES, MODES
-from grace_flow.engines.spec import SpecError, check_spec, default_spec, round_to_unroll
+from grace_flow.engines.spec import (SpecError, check_spec, conv_bandless, conv_in_rows,
+                                     default_spec, round_to_unroll)
 
 #: Capacity keys and what one unit of them is, for the error messages.
 CAPACITIES = {
@@ -130,6 +131,19 @@ def check_fixed(program, specs: dict[str, dict], settings: dict[str, dict]) -> N
                 raise CompileError(
                     f"compile: layer {ins.node} needs {need} {CAPACITIES[ins.engine][key]}, "
                     f"{where} is {spec[key]}: raise it or set it to auto")
+
+
+def check_bands(program, conv_spec: dict) -> None:
+    """CompileError for the first pooled conv layer whose kernel and stride leave the conv
+    spec's input band no room for the two output rows of a pool pair."""
+    ins = conv_bandless(conv_spec, program.instructions)
+    if ins is not None:
+        r = ins.registers
+        raise CompileError(
+            f"compile: layer {ins.node} (kernel {r['kernel']}, stride {r['stride']}, pooled) "
+            f"needs a conv input band of {r['kernel'] + r['stride']} rows, engines.conv "
+            f"(tile_rows {conv_spec['tile_rows']}) has {conv_in_rows(conv_spec)}: raise "
+            "engines.conv.tile_rows or set it to auto")
 
 
 def engine_specs(program, settings: dict[str, dict]) -> tuple[dict, dict]:

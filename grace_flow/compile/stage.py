@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from grace_flow.compile.lower import lower
-from grace_flow.compile.specs import engine_specs
+from grace_flow.compile.specs import check_bands, engine_specs
 from grace_flow.engines.spec import default_spec
 from grace_flow.fsutil import atomic_write_bytes, atomic_write_text, write_if_changed
 from grace_flow.perf.board import load_board
@@ -61,6 +61,8 @@ def compile_program(qgraph_json, qparams_npz, board_path, program_bin, program_j
     program, _ = lower(qgraph, alignment=alignment, ddr_limit=ddr_limit,
                        conv_spec=default_spec("conv"))
     required, sized = engine_specs(program, engine_settings)
+    if engine_settings.get("conv", {}).get("tile_rows", "auto") != "auto":
+        check_bands(program, sized["conv"])  # else the search keeps to tile_rows that fit
     sized, front = size_folding(program, sized, engine_settings, board, clock_mhz=clock_mhz,
                                 margin=margin, pixels=pixels, objective=objective, gop=gop)
     program, weights = lower(qgraph, alignment=alignment, ddr_limit=ddr_limit,

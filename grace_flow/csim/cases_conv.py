@@ -10,7 +10,7 @@ import numpy as np
 
 from grace_flow.csim.draft import Draft
 from grace_flow.engines.conv_weights import conv_weight_layout
-from grace_flow.engines.spec import engine_constants
+from grace_flow.engines.spec import conv_band_rows, engine_constants
 from grace_flow.quant import numerics as nx
 
 #: Largest in_c · k² for which conv2d_int8's int32 accumulator bound holds (with a 2^16 bias).
@@ -44,6 +44,9 @@ def _layer(spec: dict, rng: np.random.Generator, index: int) -> dict:
     pad = int(rng.integers(0, (kernel - 1) // 2 + 1))
     upsample = "upsample" in features and bool(rng.integers(2))
     pool = "pool" in features and bool(rng.integers(2))
+    # A pooled band needs a pair of rows: a kernel and stride the band cannot hold two of are
+    # refused with pool (PARAM), so such a case is drawn without it.
+    pool = pool and conv_band_rows(spec, kernel, stride, True) > 0
     residual = "residual" in features and bool(rng.integers(3) == 0)
     relu = "relu" in features and not residual and bool(rng.integers(2))
     width = spec["max_width"]

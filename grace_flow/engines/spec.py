@@ -155,10 +155,37 @@ def check_spec(engine: str, spec: dict) -> None:
         _names(engine, spec, "modes", list(MODES[engine]))
 
 
+def conv_in_rows(spec: dict) -> int:
+    """Rows of the conv engine's input band (IN_ROWS): enough for the largest kernel's one
+    output row, and for tile_rows output rows of a 3 × 3 stride-1 layer (nearly all of a
+    decoder's MACs), whichever is more. A larger kernel or stride gets fewer rows per band
+    (:func:`conv_band_rows`) instead of every band being sized for it."""
+    return max(max(spec["kernel_sizes"]), spec["tile_rows"] + 2)
+
+
+def conv_band_rows(spec: dict, kernel: int, stride: int, pool: bool) -> int:
+    """Output rows of a band of a conv instruction (conv_geom's g.rows): the most whose
+    (rows − 1) · stride + kernel input rows the band holds, at most tile_rows, rounded down to
+    even with pool (0 then when not even 2 fit: the engine refuses the instruction, PARAM)."""
+    rows = min(spec["tile_rows"], (conv_in_rows(spec) - kernel) // stride + 1)
+    return rows - rows % 2 if pool else rows
+
+
+def conv_bandless(spec: dict, instructions):
+    """The first conv instruction of ``instructions`` that gets no band rows from ``spec`` (a
+    pooled one whose kernel and stride leave no room for two), or None."""
+    for ins in instructions:
+        r = ins.registers
+        if ins.engine == "conv" and not conv_band_rows(
+                spec, r["kernel"], r["stride"], bool(r["flags"] >> CONV_FLAGS["pool"] & 1)):
+            return ins
+    return None
+
+
 def engine_constants(engine: str, spec: dict) -> dict[str, int]:
     """The Cfg constants of <engine>_config.h for a checked spec (name → integer)."""
     if engine == "conv":
-        max_k, max_stride = max(spec["kernel_sizes"]), max(spec["strides"])
+        max_k = max(spec["kernel_sizes"])
         features = spec["features"]
         # Input channels buffered per step: in_block rounded up to whole unroll_in groups,
         # never more than an instruction can have (max_in_channels is a multiple too).
@@ -179,9 +206,10 @@ def engine_constants(engine: str, spec: dict) -> dict[str, int]:
             # The input band's row in bytes (a whole number of words: one memory word each).
             "ROW_BYTES": 8 * -(-spec["max_width"] // 8),
             "MAX_K": max_k,
-            "MAX_STRIDE": max_stride,
             "KK": max_k * max_k,
-            "IN_ROWS": (spec["tile_rows"] - 1) * max_stride + max_k,
+            # The input band's rows (conv_in_rows): a band's output rows follow from them per
+            # instruction (conv_geom).
+            "IN_ROWS": conv_in_rows(spec),
             "KERNEL_MASK": sum(1 << k for k in set(spec["kernel_sizes"])),
             "STRIDE_MASK": sum(1 << s for s in set(spec["strides"])),
             "UNROLL_IN": spec["unroll_in"],

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 
 from grace_flow.engines.registers import REGISTERS
-from grace_flow.engines.spec import engine_constants
+from grace_flow.engines.spec import conv_band_rows, engine_constants
 from grace_flow.perf.board import Board
 
 #: DDR read latency through an HP port (address to first data); an assumption, not measured.
@@ -107,14 +107,17 @@ def _band_iterations(in_rows: int, up: int, row_words: int) -> int:
 
 def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
     """conv_run's step pipeline: per (band, output block, input block) step
-    max(load, compute, store) + STAGE_SYNC (its DATAFLOW stages)."""
+    max(load, compute, store) + STAGE_SYNC (its DATAFLOW stages); a band has the instruction's
+    rows (conv_band_rows: at most tile_rows, fewer for a kernel or stride the band cannot hold
+    tile_rows of)."""
     flags = r["flags"]
     pool, up, residual = (flags >> 1) & 1, (flags >> 2) & 1, (flags >> 3) & 1
     in_c, out_c, k, s, p = r["in_c"], r["out_c"], r["kernel"], r["stride"], r["pad"]
     ih, iw = r["in_h"] << up, r["in_w"] << up
     out_h, out_w = (ih + 2 * p - k) // s + 1, (iw + 2 * p - k) // s + 1
     store_w = out_w // 2 if pool else out_w
-    ui, uo, tr = spec["unroll_in"], spec["unroll_out"], spec["tile_rows"]
+    ui, uo = spec["unroll_in"], spec["unroll_out"]
+    band_rows = conv_band_rows(spec, k, s, bool(pool))
     constants = engine_constants("conv", spec)
     block, entry_words = constants["IN_BLOCK"], constants["W_ENTRY_WORDS"]
     w_reads = constants["W_READS"]
@@ -129,7 +132,8 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
         in_blocks = [(True, False, block, 1), (False, True, in_c - (n_in - 1) * block, 1)]
         if n_in > 2:
             in_blocks.insert(1, (False, False, block, n_in - 2))
-    bands = [(tr, out_h // tr)] + ([(out_h % tr, 1)] if out_h % tr else [])
+    whole, short = divmod(out_h, band_rows)
+    bands = [(band_rows, whole)] + ([(short, 1)] if short else [])
     cycles = bytes_moved = weight_bytes = 0
     for rows, n_bands in bands:
         if n_bands == 0:
@@ -163,9 +167,9 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
                                    + stored_rows * store_w))
     # Pipeline fill (the first step's load) and drain (the last tile's store).
     first_block = min(in_c, block)
-    first_rows = (min(tr, out_h) - 1) * s + k
+    first_rows = (min(band_rows, out_h) - 1) * s + k
     cycles += (first_block * (lat + READER_PRIME + _band_iterations(first_rows, up, row_words))
-               + min(uo, out_c) * (lat + READER_PRIME + tr * store_words))
+               + min(uo, out_c) * (lat + READER_PRIME + band_rows * store_words))
     return Cost(cycles, bytes_moved, out_h * out_w * out_c * in_c * k * k, weight_bytes)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 
 from grace_flow.errors import FlowError
-from grace_flow.engines.spec import SpecError, check_spec, round_to_unroll
+from grace_flow.engines.spec import SpecError, check_spec, conv_bandless, round_to_unroll
 from grace_flow.perf.board import Board
 from grace_flow.perf.budget import RESOURCES, budget, total_resources
 from grace_flow.perf.estimate import engine_resources
@@ -25,7 +25,9 @@ CANDIDATES = {
     ("conv", "unroll_out"): (*range(1, 17), 18, 20, 24, 28, 32),
     # Two int8 MACs per DSP48E1 or one: packing halves the MAC array's DSPs and adds logic.
     ("conv", "macs_per_dsp"): (1, 2),
-    ("conv", "tile_rows"): (2, 4, 8),
+    # The input band no longer grows with tile_rows × the largest stride (conv_in_rows): taller
+    # tiles cost the accumulator, output and residual rows, 6 and 16 included to find the edge.
+    ("conv", "tile_rows"): (2, 4, 6, 8, 16),
     ("grid_sample", "unroll_channels"): (1, 2, 4, 8),
     ("grid_sample", "band_rows"): (4, 8, 16),
 }
@@ -88,6 +90,8 @@ def choose_folding(specs: dict[str, dict], auto_keys: dict[str, list[str]], inst
                 check_spec(engine, trial[engine])
         except SpecError:
             continue  # e.g. an unroll that does not divide the capacity
+        if conv_bandless(trial["conv"], instructions) is not None:
+            continue  # a pooled layer's kernel leaves the band no room for two rows
         total = _within(trial, limit)
         if total is None:
             continue

@@ -2,13 +2,15 @@
 
 import json
 import re
+from types import SimpleNamespace
 
 import pytest
 from decoder_support import GEOMETRY, compile_tiny, tiny_qgraph
 
 from grace_flow.compile.lower import CompileError
-from grace_flow.compile.specs import resolve_spec
+from grace_flow.compile.specs import check_bands, resolve_spec
 from grace_flow.engines.registers import ENGINES
+from grace_flow.engines.program import Instruction
 from grace_flow.engines.spec import default_spec
 
 
@@ -98,3 +100,16 @@ def test_fixed_keys_within_need_are_kept(tmp_path):
     compile_tiny(tmp_path, tiny_qgraph(), {"conv": {"max_in_channels": 64, "unroll_in": 8}})
     conv = json.loads((tmp_path / "compile" / "specs" / "conv.json").read_text())
     assert (conv["max_in_channels"], conv["unroll_in"]) == (64, 8)
+
+
+def test_a_pooled_layer_the_band_cannot_hold_a_pair_of_is_one_line_error():
+    """The default band (7 rows) gives a pooled 7 × 7 layer one row, not a pair."""
+    layer = Instruction("conv", "down", dict(in_c=4, in_h=16, in_w=16, out_c=4, kernel=7,
+                                             stride=1, pad=3, flags=2))
+    program = SimpleNamespace(instructions=[layer])
+    with pytest.raises(CompileError, match="^" + re.escape(
+            "compile: layer down (kernel 7, stride 1, pooled) needs a conv input band of 8 rows, "
+            "engines.conv (tile_rows 2) has 7: raise engines.conv.tile_rows or set it to auto")
+            + "$"):
+        check_bands(program, default_spec("conv"))
+    check_bands(program, default_spec("conv") | {"tile_rows": 6})  # 8 rows: fits

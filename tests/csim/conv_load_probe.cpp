@@ -1,5 +1,7 @@
 // conv_load probe (tests/csim/test_conv_load.py): runs conv_load over every step of an
-// instruction and checks, per step, that
+// instruction and checks that its steps are the bands of the reference band height below (the
+// most output rows whose input rows IN_ROWS holds, at most TILE_ROWS, even when pooled; an
+// instruction with none is refused PARAM) and, per step, that
 //  * each input channel's band is one GfReader open over exactly the source rows the band needs,
 //  * that reader reads each word of its span exactly once, in order, and takes one chunk per
 //    band word of the source rows (so no band row rereads DDR),
@@ -7,8 +9,9 @@
 //    previous implementation) over the whole buffer, except for the bytes of a row's last word
 //    beyond column in_w − 1: take(n) leaves the bytes above n unspecified, and the compute stage
 //    never reads them (columns ≥ in_w are padding, masked).
-// Input lines: in_c in_h in_w out_c kernel stride pad upsample in_off. Output: one line per
-// instruction, "ok <steps> <opens> <words>" or "FAIL <what>" (or "refused <status>").
+// Input lines: in_c in_h in_w out_c kernel stride pad upsample pool in_off. Output: one line per
+// instruction, "ok <steps> <opens> <words>", "ok refused" (refused as the reference says) or
+// "FAIL <what>" (or "refused <status>").
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -67,13 +70,32 @@ static uint64_t xin_word(const int8_t* row, int j) {
     return v;
 }
 
+// Output rows per band for r, searched from TILE_ROWS down: the first height whose input rows
+// fit the band buffer (and, pooled, that is even); 0 when there is none.
+static int ref_band_height(const Cfg::regs& r) {
+    const bool pool = (r.flags >> GF_CONV_POOL) & 1;
+    for (int h = Cfg::TILE_ROWS; h > 0; --h) {
+        const bool fits = (h - 1) * static_cast<int>(r.stride) + static_cast<int>(r.kernel) <=
+                          Cfg::IN_ROWS;
+        if (fits && !(pool && h % 2)) return h;
+    }
+    return 0;
+}
+
+// Output rows of band `band` of height h: h, or what is left of the output for the last.
+static int ref_rows(const ConvGeom& g, int h, int band) {
+    const int left = g.out_h - band * h;
+    return left < h ? left : h;
+}
+
 // The row-by-row input load conv_load replaced: one reader and one loop per band row.
-static void ref_load(const uint64_t* ddr, const Cfg::regs& r, const ConvGeom& g, int s, Xin xin) {
+static void ref_load(const uint64_t* ddr, const Cfg::regs& r, const ConvGeom& g, int h, int s,
+                     Xin xin) {
     const int t = s / g.n_in, ib = s % g.n_in;
     const int band = t / g.n_blocks;
     const int k = static_cast<int>(r.kernel), stride = static_cast<int>(r.stride);
-    const int rows = conv_band_rows<Cfg>(g, band);
-    const int first = band * Cfg::TILE_ROWS * stride - static_cast<int>(r.pad);
+    const int rows = ref_rows(g, h, band);
+    const int first = band * h * stride - static_cast<int>(r.pad);
     const int in_rows = (rows - 1) * stride + k;
     const int src_w = static_cast<int>(r.in_w);
     const int nb = conv_block_channels<Cfg>(r, ib);
@@ -101,9 +123,10 @@ static void ref_load(const uint64_t* ddr, const Cfg::regs& r, const ConvGeom& g,
 static std::string check(const std::vector<int>& a, long& steps, long& n_opens, long& n_words) {
     Cfg::regs r{};
     r.in_c = a[0], r.in_h = a[1], r.in_w = a[2], r.out_c = a[3];
-    r.kernel = a[4], r.stride = a[5], r.pad = a[6], r.flags = a[7] << GF_CONV_UPSAMPLE;
+    r.kernel = a[4], r.stride = a[5], r.pad = a[6];
+    r.flags = a[7] << GF_CONV_UPSAMPLE | a[8] << GF_CONV_POOL;
     const uint64_t x_bytes = static_cast<uint64_t>(r.in_c) * r.in_h * r.in_w;
-    r.in_off = a[8];
+    r.in_off = a[9];
     r.w_off = ((r.in_off + x_bytes + 7) & ~7ull) + 8;
     r.bias_off = r.w_off + conv_weight_bytes<Cfg>(r) + 8;
     r.mult_off = r.bias_off + 4 * r.out_c;
@@ -115,8 +138,14 @@ static std::string check(const std::vector<int>& a, long& steps, long& n_opens, 
     std::mt19937_64 rng(bytes * 7919 + r.in_off);
     for (uint64_t& w : ddr) w = rng();
     const int status = conv_check<Cfg>(r, ddr.size() * 8);
+    const int h = ref_band_height(r);
+    if (h == 0) return status == GF_STATUS_PARAM ? "ok refused" : "FAIL not refused";
     if (status != GF_STATUS_OK) return "refused " + std::to_string(status);
     const ConvGeom g = conv_geom<Cfg>(r);
+    const int n_bands = (g.out_h + h - 1) / h;
+    if (g.n_steps != n_bands * g.n_blocks * g.n_in)
+        return "FAIL " + std::to_string(g.n_steps) + " steps, want " +
+               std::to_string(n_bands * g.n_blocks * g.n_in);
     probe::lo = r.in_off, probe::hi = r.in_off + x_bytes;
     auto got = std::make_unique<ConvBuffers<Cfg>>();
     auto want = std::make_unique<ConvBuffers<Cfg>>();
@@ -129,7 +158,7 @@ static std::string check(const std::vector<int>& a, long& steps, long& n_opens, 
         probe::opens.clear();
         conv_load<Cfg>(ddr.data(), r, g, s, b.xin[P], b.w[P], b.bias[P], b.mult[P], b.rmult[P],
                        b.shift[P], b.res[P]);
-        ref_load(ddr.data(), r, g, s, want->xin[P]);
+        ref_load(ddr.data(), r, g, h, s, want->xin[P]);
         const std::string at = " step " + std::to_string(s);
         for (int i = 0; i < Cfg::IN_BLOCK; ++i)
             for (int rr = 0; rr < Cfg::IN_ROWS; ++rr)
@@ -143,9 +172,9 @@ static std::string check(const std::vector<int>& a, long& steps, long& n_opens, 
                 }
         // The reads the step should make: per channel, the source rows of the inside band rows.
         const int t = s / g.n_in, ib = s % g.n_in, band = t / g.n_blocks;
-        const int rows = conv_band_rows<Cfg>(g, band);
+        const int rows = ref_rows(g, h, band);
         const int stride = static_cast<int>(r.stride);
-        const int first = band * Cfg::TILE_ROWS * stride - static_cast<int>(r.pad);
+        const int first = band * h * stride - static_cast<int>(r.pad);
         const int in_rows = (rows - 1) * stride + static_cast<int>(r.kernel);
         int a0 = -1, a1 = -1;  // first and last source row needed
         for (int rr = 0; rr < in_rows; ++rr) {
@@ -181,9 +210,9 @@ static std::string check(const std::vector<int>& a, long& steps, long& n_opens, 
 }
 
 int main() {
-    std::vector<int> a(9);
-    while (std::scanf("%d %d %d %d %d %d %d %d %d", &a[0], &a[1], &a[2], &a[3], &a[4], &a[5],
-                      &a[6], &a[7], &a[8]) == 9) {
+    std::vector<int> a(10);
+    while (std::scanf("%d %d %d %d %d %d %d %d %d %d", &a[0], &a[1], &a[2], &a[3], &a[4], &a[5],
+                      &a[6], &a[7], &a[8], &a[9]) == 10) {
         long steps = 0, opens = 0, words = 0;
         const std::string result = check(a, steps, opens, words);
         if (result == "ok")

@@ -7,7 +7,7 @@ from csim_support import assert_case
 from grace_flow.csim import cases, cases_conv
 from grace_flow.csim.cases import make_case
 from grace_flow.runtime.engines import EngineError
-from grace_flow.engines.spec import default_spec
+from grace_flow.engines.spec import conv_band_rows, default_spec
 
 CASES = 64
 SPEC = default_spec("conv")
@@ -121,3 +121,62 @@ def test_conv_halves_of_an_odd_folding_are_bit_exact(engine_library, monkeypatch
     draft.outputs = [(register, want, 8) for register, want, _ in draft.outputs]
     assert_case(engine_library("conv", spec), cases._place("conv", index, rng, draft))
 
+
+
+#: vox-256's kernels and strides with tile_rows 8: an input band of 13 rows (conv_in_rows), so
+#: a band has 8 output rows at 3 x 3 stride 1 and fewer wherever the kernel or stride is larger.
+CLAMP_SPEC = {**SPEC, "tile_rows": 8, "kernel_sizes": [1, 3, 5, 7, 13], "strides": [1, 2, 4]}
+
+
+def _layer(**change) -> dict:
+    layer = dict(kernel=3, stride=1, pad=1, upsample=False, pool=False, residual=False,
+                 relu=False, in_c=5, out_c=6, in_h=29, in_w=19, saturate=False, bands=True)
+    return {**layer, **change}
+
+
+#: Layers whose band rows the 13-row band clamps below tile_rows 8 (rows in the name), the short
+#: last band included; 3 x 3 stride 1 gets all 8.
+CLAMPED_LAYERS = {
+    "k13-s4-1row": _layer(kernel=13, stride=4, pad=6, in_c=3, out_c=3, in_h=27, in_w=23),
+    "k7-7rows": _layer(kernel=7, pad=3, relu=True),
+    "k5-s2-5rows": _layer(kernel=5, stride=2, pad=2, in_h=37),
+    "k3-s4-3rows": _layer(stride=4, in_h=41, in_w=30),
+    "k1-s4-4rows": _layer(kernel=1, stride=4, pad=0, in_h=53),
+    "k7-up-7rows": _layer(kernel=7, pad=3, upsample=True, in_h=11, in_w=13),
+    "k3-8rows": _layer(in_h=20),
+    "pool-k7-6rows": _layer(kernel=7, pad=3, pool=True, relu=True, in_h=31),
+    "pool-k5-s2-4rows": _layer(kernel=5, stride=2, pad=1, pool=True, in_h=40),
+    "pool-k3-s4-2rows": _layer(stride=4, pool=True, in_h=45, in_w=33),
+    "residual-k7-7rows": _layer(kernel=7, pad=3, residual=True, in_h=23),
+    "residual-pool-k5-s2-4rows": _layer(kernel=5, stride=2, pad=2, residual=True, pool=True),
+    "residual-up-k13-s4-1row": _layer(kernel=13, stride=4, pad=6, residual=True, upsample=True,
+                                      in_c=2, out_c=9, in_h=9, in_w=11),
+}
+
+
+@pytest.mark.parametrize("name", CLAMPED_LAYERS)
+def test_conv_clamped_bands_match_golden(engine_library, monkeypatch, name):
+    """Bands of fewer rows than tile_rows (a large kernel or stride; pooled, rounded down to
+    even; with the residual; under upsample): bit-exact against the golden model."""
+    layer = CLAMPED_LAYERS[name]
+    rows = int(name.rsplit("-", 1)[1].removesuffix("rows").removesuffix("row"))
+    assert conv_band_rows(CLAMP_SPEC, layer["kernel"], layer["stride"], layer["pool"]) == rows
+    monkeypatch.setattr(cases_conv, "_layer", lambda spec, rng, index: layer)
+    case = make_case("conv", CLAMP_SPEC, np.random.default_rng(len(name)), 1)
+    assert_case(engine_library("conv", CLAMP_SPEC), case)
+
+
+@pytest.mark.parametrize("spec, layer", [
+    (SPEC, _layer(kernel=7, pad=3, pool=True, in_h=12, in_w=12)),
+    (CLAMP_SPEC, _layer(kernel=13, pad=6, pool=True)),
+    (CLAMP_SPEC, _layer(kernel=13, stride=4, pad=6, pool=True, in_h=40)),
+], ids=["default-k7", "clamp-k13", "clamp-k13-s4"])
+def test_conv_refuses_a_pool_pair_the_band_cannot_hold(engine_library, monkeypatch, spec, layer):
+    """A pooled layer whose kernel and stride leave the band one row is PARAM, nothing written."""
+    assert conv_band_rows(spec, layer["kernel"], layer["stride"], True) == 0
+    monkeypatch.setattr(cases_conv, "_layer", lambda spec, rng, index: layer)
+    case = make_case("conv", spec, np.random.default_rng(3), 1)
+    before = case.ddr.bytes.copy()
+    with pytest.raises(EngineError, match=r"^conv: status 2 PARAM: "):
+        engine_library("conv", spec).run(case.ddr.bytes, case.regs)
+    assert np.array_equal(case.ddr.bytes, before)

@@ -7,7 +7,8 @@ import pytest
 from repo_paths import VENDOR
 
 from grace_flow.engines.program import Instruction
-from grace_flow.engines.spec import SpecError, default_spec, round_to_unroll
+from grace_flow.engines.spec import (SpecError, conv_band_rows, conv_in_rows, default_spec,
+                                     round_to_unroll)
 from grace_flow.synth import calibration
 from grace_flow.perf.budget import PLATFORM, BudgetError, budget, check_budget
 from grace_flow.perf.cycles import instruction_cost
@@ -36,20 +37,20 @@ def conv(node, in_c, size, out_c, flags=1, deps=()):
 
 
 def test_default_conv_resources_are_the_formulas():
-    # BRAM18 (in_block 16, 64-bit rows of 8 words): xin 8 banks × 288 words × 64 b → 2 tiles
-    # each; res 2 banks × 64 words × 64 b → 2 each; out 4 banks × 32 × 64 b → 2 each; acc
-    # 4 banks × 128 × 32 b → 1 each; w 2 × 1 bank holding both words of a pass's 16 weight
+    # BRAM18 (in_block 16, 64-bit rows of 8 words): xin 8 banks × 224 words (4 channels × 7
+    # rows: max(kernel 7, tile_rows 2 + 2)) × 64 b → 2 tiles each; res 2 banks × 64 words ×
+    # 64 b → 2 each; out 4 banks × 32 × 64 b → 2 each; acc 4 banks × 128 × 32 b → 1 each; w 2 × 1 bank holding both words of a pass's 16 weight
     # bytes, 49 taps × 4 groups × 2 = 392 words × 64 b → 2 each.
     # DSP: 16 MAC lanes + one requant lane (4 + 2) + 12 index products.
-    # LUT: 901.6 + 98.3 × 22 + 1041 (m_axi); FF: 373.3 + 115.3 × 22 + 1376 (m_axi) + 832
-    # parameter register bits.
+    # LUT: 901.6 + 98.3 × 22 + 1041 (m_axi) + 298; FF: 373.3 + 115.3 × 22 + 1376 (m_axi) + 832
+    # parameter register bits + 285: the two 15 × 7 fabric products of a band's first row.
     assert engine_resources("conv", default_spec("conv") | {"macs_per_dsp": 1}) == {
-        "LUT": 4105, "FF": 5118, "BRAM18": 36, "DSP": 34}
+        "LUT": 4105 + 298, "FF": 5118 + 285, "BRAM18": 36, "DSP": 34}
     # Packed (the default): 16 lanes on 4 × 2 DSPs, datapath 8 + 6; LUT 901.6 + 98.3 × 14 +
-    # 1041 + 8 packed DSPs × 16 + 2 lane pairs × 1 chain × 31; FF 373.3 + 115.3 × 14 + 1376 +
-    # 832 + 8 × 8 + 2 × 32.
+    # 1041 + 8 packed DSPs × 16 + 2 lane pairs × 1 chain × 31 + 298; FF 373.3 + 115.3 × 14 +
+    # 1376 + 832 + 8 × 8 + 2 × 32 + 285.
     assert engine_resources("conv", default_spec("conv")) == {
-        "LUT": 3509, "FF": 4324, "BRAM18": 36, "DSP": 26}
+        "LUT": 3509 + 298, "FF": 4324 + 285, "BRAM18": 36, "DSP": 26}
 
 
 #: The vox-256 engine of issue 13: 9 × 16 lanes, input blocks of 18, kernels up to 13 × 13.
@@ -138,7 +139,8 @@ def test_a_fabric_product_costs_luts_not_dsps():
     assert engine_resources("upsample", default_spec("upsample") | {"modes": ["map"]}) == {
         "LUT": round(901.6 + 98.3 + 1041) + 386, "FF": round(373.3 + 115.3 + 1376) + 369,
         "BRAM18": 2, "DSP": 1}
-    assert fabric_logic("conv", default_spec("conv")) == {"LUT": 0, "FF": 0}
+    # conv: band × rows twice (conv_load, conv_store), 15 × 7 bits: 210 bits → 298 LUT, 285 FF.
+    assert fabric_logic("conv", default_spec("conv")) == {"LUT": 298, "FF": 285}
 
 
 def test_bram_aspect_ratios_match_a_fixture_memory():
@@ -162,6 +164,34 @@ def test_conv_and_grid_sample_cycles_are_the_formulas(board):
     # band load 25 + 512, 8 rows × (8 pixels × (25 + 14 + 2 groups × 16) + 25), + 50, + the
     # checks' 4 shift-and-add products × 32.
     assert (cost.cycles, cost.ddr_bytes) == (5459, 1280)
+
+
+def test_band_rows_are_what_the_input_band_holds_for_the_kernel_and_stride():
+    # IN_ROWS = max(largest kernel, tile_rows + 2): 13 at tile_rows 8 with a 13 × 13 kernel, 18
+    # at 16; the default's 7.
+    vox = default_spec("conv") | {"kernel_sizes": [1, 3, 7, 13], "strides": [1, 2, 4]}
+    assert [conv_in_rows(vox | {"tile_rows": t}) for t in (2, 8, 16)] == [13, 13, 18]
+    assert conv_in_rows(default_spec("conv")) == 7
+    tall = vox | {"tile_rows": 8}
+    # (kernel, stride, pool) → rows: 3 × 3 gets the whole tile, larger kernels and strides what
+    # the 13 rows hold, pooled rounded down to even, 0 when not even a pair fits.
+    cases = {(3, 1, False): 8, (3, 1, True): 8, (7, 1, False): 7, (7, 1, True): 6,
+             (13, 4, False): 1, (13, 1, True): 0, (5, 2, False): 5, (5, 2, True): 4,
+             (3, 4, False): 3, (3, 4, True): 2, (1, 4, False): 4}
+    assert {key: conv_band_rows(tall, *key) for key in cases} == cases
+    assert conv_band_rows(default_spec("conv"), 7, 2, False) == 1
+
+
+def test_conv_cycles_follow_the_band_rows(board):
+    """Only the band rows matter to the cycle model: a 7 × 7 layer in a 13-row band has 7 rows
+    at tile_rows 8 as at 7 (the same cycles), a 3 × 3 layer 8 and 7 (not the same)."""
+    spec = default_spec("conv") | {"kernel_sizes": [1, 3, 7, 13], "features": ["relu"]}
+    tiles = {t: spec | {"tile_rows": t} for t in (7, 8)}
+    big = Instruction("conv", "k7", dict(in_c=8, in_h=32, in_w=32, out_c=8, kernel=7, stride=1,
+                                         pad=3, flags=1))
+    small = conv("k3", 8, 32, 8)
+    assert len({instruction_cost(big, s, board, 100) for s in tiles.values()}) == 1
+    assert len({instruction_cost(small, s, board, 100) for s in tiles.values()}) == 2
 
 
 def test_estimate_record_has_the_report_shape(board):
@@ -200,7 +230,7 @@ def test_over_budget_message_names_resources_engines_and_keys(board):
         check_budget(used, board, 0.1)
     assert str(err.value) == (
         "over budget on pynq_z1 with margin 0.1: "
-        "BRAM18 944 > 252 (conv 912, grid_sample 32, platform 0; lower "
+        "BRAM18 752 > 252 (conv 720, grid_sample 32, platform 0; lower "
         "engines.conv.max_width, engines.conv.in_block, engines.conv.tile_rows, "
         "engines.conv.kernel_sizes, engines.conv.unroll_out, engines.conv.unroll_in); "
         "DSP 279 > 198 (conv 274, grid_sample 5, platform 0; lower engines.conv.unroll_out, "
@@ -306,6 +336,17 @@ def test_more_budget_is_never_slower(board):
         latencies.append(frame["latency_s"])
     assert latencies == sorted(latencies, reverse=True)
     assert latencies[-1] < latencies[0]
+
+
+def test_search_keeps_to_tile_rows_whose_band_holds_a_pooled_pair(board):
+    """A pooled 7 × 7 layer needs 8 input rows for its pair of output rows: the band
+    (max(7, tile_rows + 2) rows) holds them from tile_rows 6 on."""
+    pooled = Instruction("conv", "p", dict(in_c=8, in_h=16, in_w=16, out_c=8, kernel=7,
+                                           stride=1, pad=3, flags=3))
+    specs = {e: default_spec(e) for e in ("conv", "grid_sample")}
+    chosen, rows = choose_folding(specs, AUTO, [*PROGRAM, pooled], board, 100, 0.0, 64 * 64)
+    assert chosen["conv"]["tile_rows"] >= 6
+    assert {row["choice"]["conv.tile_rows"] for row in rows} <= {6, 8, 16}
 
 
 def test_search_without_room_says_what_to_change(board):
