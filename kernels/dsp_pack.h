@@ -52,8 +52,8 @@ static inline gf_packed_weight gf_pack(int32_t w1, int32_t w0) {
 static inline void gf_unpack(gf_dsp_sum p, int32_t& lo, int32_t& hi) {
     const int64_t sum = static_cast<int64_t>(p);
     const int64_t field = sum & ((static_cast<int64_t>(1) << GF_PACK_SHIFT) - 1);
-    const int64_t low = field >= (static_cast<int64_t>(1) << (GF_PACK_SHIFT - 1))
-                            ? field - (static_cast<int64_t>(1) << GF_PACK_SHIFT) : field;
+    const int64_t sign = static_cast<int64_t>(1) << (GF_PACK_SHIFT - 1);
+    const int64_t low = (field ^ sign) - sign;
     lo = static_cast<int32_t>(low);
     hi = static_cast<int32_t>((sum - low) >> GF_PACK_SHIFT);
 }
@@ -82,25 +82,22 @@ void gf_mac(int32_t a[OUT], const int32_t x[IN], const int32_t w[IN][OUT],
             const gf_packed_weight pw[IN][(OUT + 1) / 2]) {
 #pragma HLS INLINE
     const int pairs = MACS_PER_DSP == 2 ? OUT / 2 : 0;
-    for (int u0 = 0; u0 < IN; u0 += GF_PACK_CHAIN) {
+    const int chains = (IN + GF_PACK_CHAIN - 1) / GF_PACK_CHAIN;
+#ifndef __SYNTHESIS__
+#pragma GCC unroll 1
+#endif
+    for (int q = 0; q < pairs; ++q) {
 #pragma HLS UNROLL
-        gf_dsp_sum p[(OUT + 1) / 2];
-#pragma HLS ARRAY_PARTITION variable = p complete dim = 0
-        for (int q = 0; q < pairs; ++q) {
+        for (int c = 0; c < chains; ++c) {
 #pragma HLS UNROLL
-            p[q] = 0;
-        }
-        for (int u = u0; u < IN && u < u0 + GF_PACK_CHAIN; ++u) {
+            gf_dsp_sum p = 0;
+            for (int k = 0; k < GF_PACK_CHAIN; ++k) {
 #pragma HLS UNROLL
-            for (int q = 0; q < pairs; ++q) {
-#pragma HLS UNROLL
-                p[q] += static_cast<gf_dsp_sum>(static_cast<gf_dsp_operand>(x[u]) * pw[u][q]);
+                const int u = c * GF_PACK_CHAIN + k;
+                if (u < IN) p += static_cast<gf_dsp_sum>(static_cast<gf_dsp_operand>(x[u]) * pw[u][q]);
             }
-        }
-        for (int q = 0; q < pairs; ++q) {
-#pragma HLS UNROLL
             int32_t lo, hi;
-            gf_unpack(p[q], lo, hi);
+            gf_unpack(p, lo, hi);
             a[2 * q] += lo;
             a[2 * q + 1] += hi;
         }
