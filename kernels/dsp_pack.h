@@ -28,7 +28,7 @@ typedef ap_int<25> gf_packed_weight;
 typedef ap_int<18> gf_dsp_operand;
 typedef ap_int<48> gf_dsp_sum;
 #else
-typedef int32_t gf_packed_weight;
+typedef int64_t gf_packed_weight;
 typedef int64_t gf_dsp_operand;
 typedef int64_t gf_dsp_sum;
 #endif
@@ -69,7 +69,7 @@ void gf_pack_weights(const int32_t w[IN][OUT], gf_packed_weight pw[IN][(OUT + 1)
 #pragma HLS UNROLL
         for (int q = 0; q < pairs; ++q) {
 #pragma HLS UNROLL
-            pw[u][q] = gf_pack(w[u][2 * q + 1], w[u][2 * q]);
+            pw[u][q] = gf_pack(w[u][q + pairs], w[u][q]);
         }
     }
 }
@@ -98,8 +98,8 @@ void gf_mac(int32_t a[OUT], const int32_t x[IN], const int32_t w[IN][OUT],
             }
             int32_t lo, hi;
             gf_unpack(p, lo, hi);
-            a[2 * q] += lo;
-            a[2 * q + 1] += hi;
+            a[q] += lo;
+            a[q + pairs] += hi;
         }
     }
     for (int u = 0; u < IN; ++u) {
