@@ -83,6 +83,8 @@ void gf_mac(int32_t a[OUT], const int32_t x[IN], const int32_t w[IN][OUT],
 #pragma HLS INLINE
     const int pairs = MACS_PER_DSP == 2 ? OUT / 2 : 0;
     const int chains = (IN + GF_PACK_CHAIN - 1) / GF_PACK_CHAIN;
+    gf_dsp_sum p[chains][(OUT + 1) / 2];
+#pragma HLS ARRAY_PARTITION variable = p complete dim = 0
 #ifndef __SYNTHESIS__
 #pragma GCC unroll 1
 #endif
@@ -90,14 +92,24 @@ void gf_mac(int32_t a[OUT], const int32_t x[IN], const int32_t w[IN][OUT],
 #pragma HLS UNROLL
         for (int c = 0; c < chains; ++c) {
 #pragma HLS UNROLL
-            gf_dsp_sum p = 0;
+            gf_dsp_sum sum = 0;
             for (int k = 0; k < GF_PACK_CHAIN; ++k) {
 #pragma HLS UNROLL
                 const int u = c * GF_PACK_CHAIN + k;
-                if (u < IN) p += static_cast<gf_dsp_sum>(static_cast<gf_dsp_operand>(x[u]) * pw[u][q]);
+                if (u < IN) sum += static_cast<gf_dsp_sum>(static_cast<gf_dsp_operand>(x[u]) * pw[u][q]);
             }
+            p[c][q] = sum;
+        }
+    }
+#ifndef __SYNTHESIS__
+#pragma GCC unroll 1
+#endif
+    for (int q = 0; q < pairs; ++q) {
+#pragma HLS UNROLL
+        for (int c = 0; c < chains; ++c) {
+#pragma HLS UNROLL
             int32_t lo, hi;
-            gf_unpack(p, lo, hi);
+            gf_unpack(p[c][q], lo, hi);
             a[q] += lo;
             a[q + pairs] += hi;
         }
