@@ -83,7 +83,7 @@ void gf_mac(int32_t a[OUT], const int32_t x[IN], const int32_t w[IN][OUT],
 #pragma HLS INLINE
     const int pairs = MACS_PER_DSP == 2 ? OUT / 2 : 0;
     const int chains = (IN + GF_PACK_CHAIN - 1) / GF_PACK_CHAIN;
-    gf_dsp_sum p[chains][(OUT + 1) / 2];
+    gf_dsp_sum p[chains][OUT];
 #pragma HLS ARRAY_PARTITION variable = p complete dim = 0
 #ifndef __SYNTHESIS__
 #pragma GCC unroll 1
@@ -99,19 +99,19 @@ void gf_mac(int32_t a[OUT], const int32_t x[IN], const int32_t w[IN][OUT],
                 if (u < IN) sum += static_cast<gf_dsp_sum>(static_cast<gf_dsp_operand>(x[u]) * pw[u][q]);
             }
             p[c][q] = sum;
+            p[c][q + pairs] = sum;
         }
     }
 #ifndef __SYNTHESIS__
 #pragma GCC unroll 1
 #endif
-    for (int q = 0; q < pairs; ++q) {
+    for (int o = 0; o < 2 * pairs; ++o) {
 #pragma HLS UNROLL
         for (int c = 0; c < chains; ++c) {
 #pragma HLS UNROLL
             int32_t lo, hi;
-            gf_unpack(p[c][q], lo, hi);
-            a[q] += lo;
-            a[q + pairs] += hi;
+            gf_unpack(p[c][o], lo, hi);
+            a[o] += o < pairs ? lo : hi;
         }
     }
     for (int u = 0; u < IN; ++u) {
