@@ -1,8 +1,9 @@
 // dsp_pack.h — the conv engine's multiply-accumulate: one int8 MAC per DSP48E1, or two that share
 // an activation (docs/estimate.md "Two MACs per DSP48E1").
 //
-// Packed (MACS_PER_DSP 2): output lanes o and o + 1 share the activation x, so one multiply
-// x · (w1 · 2^17 + w0) gives both products: the 25-bit packed weight is formed once per pass,
+// Packed (MACS_PER_DSP 2): output lanes q and q + OUT/2 (lane pair q < OUT/2; an odd last lane
+// stays unpacked) share the activation x, so one multiply x · (w1 · 2^17 + w0), w0 lane q's weight
+// and w1 lane q + OUT/2's, gives both products: the 25-bit packed weight is formed once per pass,
 // when the pass's weights are loaded (gf_pack_weights: one adder per lane pair and input, held
 // in a register through the pass's pixels), the DSP48E1's A port takes it, B takes x, and a chain
 // of DSPs sums through PCIN. The sum is
@@ -15,8 +16,9 @@
 //
 // Types: for synthesis the packed weight is 25 bits, the activation 18 and the chain sum 48 (the
 // DSP48E1's A, B and P widths), so Vitis maps each packed multiply-add onto one
-// DSP48E1. C-sim uses int32/int64 and wraps the packed weight to 25 bits as ap_int<25> does, so
-// both compute the same bits for any weight.
+// DSP48E1. C-sim uses int64 (also for the packed weight: gf_mac's chain sums then are int64 only,
+// which lets g++ pick its vector width by them) and wraps the packed weight to 25 bits as
+// ap_int<25> does, so both compute the same bits for any weight.
 #ifndef DSP_PACK_H
 #define DSP_PACK_H
 
@@ -48,7 +50,8 @@ static inline gf_packed_weight gf_pack(int32_t w1, int32_t w0) {
 #endif
 }
 
-// The two int32 sums of a packed chain sum p: lo = Σ x·w0, hi = Σ x·w1.
+// The two int32 sums of a packed chain sum p: lo = Σ x·w0, hi = Σ x·w1 (the low field's sign
+// extended by xor and subtract, no branch: g++ vectorizes it).
 static inline void gf_unpack(gf_dsp_sum p, int32_t& lo, int32_t& hi) {
     const int64_t sum = static_cast<int64_t>(p);
     const int64_t field = sum & ((static_cast<int64_t>(1) << GF_PACK_SHIFT) - 1);
@@ -59,8 +62,8 @@ static inline void gf_unpack(gf_dsp_sum p, int32_t& lo, int32_t& hi) {
 }
 
 // The packed weights of a pass, formed once when the pass's weights are loaded (not per pixel):
-// pw[u][q] = w[u][2q + 1] · 2^17 + w[u][2q] for the lane pairs q; (OUT + 1) / 2 entries keep the
-// array non-empty for OUT = 1.
+// pw[u][q] = w[u][q + OUT/2] · 2^17 + w[u][q] for the lane pairs q; (OUT + 1) / 2 entries keep
+// the array non-empty for OUT = 1.
 template <int OUT, int IN, int MACS_PER_DSP>
 void gf_pack_weights(const int32_t w[IN][OUT], gf_packed_weight pw[IN][(OUT + 1) / 2]) {
 #pragma HLS INLINE
@@ -77,6 +80,14 @@ void gf_pack_weights(const int32_t w[IN][OUT], gf_packed_weight pw[IN][(OUT + 1)
 // a[o] += Σ_u x[u] · w[u][o] for OUT output lanes and IN inputs, MACS_PER_DSP MACs per DSP48E1
 // (with 2, the lane pairs from pw, an odd last lane unpacked from w). w is [input][output] and the
 // lanes run innermost: one input's products are one SIMD update in C-sim.
+//
+// Packed, in two steps: the chain sums (per lane pair and chain of ≤ GF_PACK_CHAIN inputs, one DSP
+// cascade each), then each lane adds its field of its pair's chain sums, the low one for lanes
+// below OUT/2, the high one above. p holds a chain sum once per lane of its pair (wires in
+// hardware) so that the second step is the same update for every lane. For C-sim the two loops
+// stay loops (GCC unroll 1: a loop g++ unrolls early is left to the basic-block vectorizer,
+// which cannot vectorize the two fields' different operations); g++ then vectorizes them across
+// the pairs and lanes, the sums in int64 lanes only, the separation across the OUT int32 lanes.
 template <int OUT, int IN, int MACS_PER_DSP>
 void gf_mac(int32_t a[OUT], const int32_t x[IN], const int32_t w[IN][OUT],
             const gf_packed_weight pw[IN][(OUT + 1) / 2]) {
@@ -96,7 +107,9 @@ void gf_mac(int32_t a[OUT], const int32_t x[IN], const int32_t w[IN][OUT],
             for (int k = 0; k < GF_PACK_CHAIN; ++k) {
 #pragma HLS UNROLL
                 const int u = c * GF_PACK_CHAIN + k;
-                if (u < IN) sum += static_cast<gf_dsp_sum>(static_cast<gf_dsp_operand>(x[u]) * pw[u][q]);
+                if (u < IN) {
+                    sum += static_cast<gf_dsp_sum>(static_cast<gf_dsp_operand>(x[u]) * pw[u][q]);
+                }
             }
             p[c][q] = sum;
             p[c][q + pairs] = sum;
