@@ -82,12 +82,14 @@ void gf_pack_weights(const int32_t w[IN][OUT], gf_packed_weight pw[IN][(OUT + 1)
 // lanes run innermost: one input's products are one SIMD update in C-sim.
 //
 // Packed, in two steps: the chain sums (per lane pair and chain of ≤ GF_PACK_CHAIN inputs, one DSP
-// cascade each), then each lane adds its field of its pair's chain sums, the low one for lanes
-// below OUT/2, the high one above. p holds a chain sum once per lane of its pair (wires in
-// hardware) so that the second step is the same update for every lane. For C-sim the two loops
-// stay loops (GCC unroll 1: a loop g++ unrolls early is left to the basic-block vectorizer,
-// which cannot vectorize the two fields' different operations); g++ then vectorizes them across
-// the pairs and lanes, the sums in int64 lanes only, the separation across the OUT int32 lanes.
+// cascade each), then per lane s = the sum of its fields of its pair's chain sums, the low field
+// for lanes below OUT/2, the high one above, and a += s. p holds a chain sum once per lane of its
+// pair (wires in hardware) so that the second step is the same update for every lane. For C-sim
+// the two steps stay loops (GCC unroll 1: a loop g++ unrolls early is left to its basic-block
+// vectorizer, which cannot vectorize the two fields' different operations); g++ then vectorizes
+// them across the pairs and lanes, the sums in int64 lanes only, the separation across the OUT
+// int32 lanes. a is added to outside them, so that a stays the caller's registers (a loop over
+// a keeps it in memory, written piecewise and read as one vector: a store-forwarding stall).
 template <int OUT, int IN, int MACS_PER_DSP>
 void gf_mac(int32_t a[OUT], const int32_t x[IN], const int32_t w[IN][OUT],
             const gf_packed_weight pw[IN][(OUT + 1) / 2]) {
@@ -96,6 +98,8 @@ void gf_mac(int32_t a[OUT], const int32_t x[IN], const int32_t w[IN][OUT],
     const int chains = (IN + GF_PACK_CHAIN - 1) / GF_PACK_CHAIN;
     gf_dsp_sum p[chains][OUT];
 #pragma HLS ARRAY_PARTITION variable = p complete dim = 0
+    int32_t s[OUT];
+#pragma HLS ARRAY_PARTITION variable = s complete dim = 0
 #ifndef __SYNTHESIS__
 #pragma GCC unroll 1
 #endif
@@ -120,12 +124,18 @@ void gf_mac(int32_t a[OUT], const int32_t x[IN], const int32_t w[IN][OUT],
 #endif
     for (int o = 0; o < 2 * pairs; ++o) {
 #pragma HLS UNROLL
+        int32_t sum = 0;
         for (int c = 0; c < chains; ++c) {
 #pragma HLS UNROLL
             int32_t lo, hi;
             gf_unpack(p[c][o], lo, hi);
-            a[o] += o < pairs ? lo : hi;
+            sum += o < pairs ? lo : hi;
         }
+        s[o] = sum;
+    }
+    for (int o = 0; o < 2 * pairs; ++o) {
+#pragma HLS UNROLL
+        a[o] += s[o];
     }
     for (int u = 0; u < IN; ++u) {
 #pragma HLS UNROLL
