@@ -3,7 +3,7 @@
 What the model assumes (docs/estimate.md holds the full table and the calibration):
 
 * DSP48E1: one per int8 × int8 MAC lane, or one per two lanes where the conv spec packs
-  (``macs_per_dsp`` 2, kernels/dsp_pack.h: lanes o and o + 1 share a DSP); one per product
+  (``macs_per_dsp`` 2, kernels/dsp_pack.h: lanes q and q + unroll_out // 2 share a DSP); one per product
   whose operands fit 25 × 18 bits, 2 when one operand is 32 bits wide, 4 for a 32 × 32 product.
   Plus the runtime index products of the address arithmetic, 1 DSP each (shapes fit 18 bits
   after HLS's bit-width narrowing: an assumption), counted in the kernels; products an
