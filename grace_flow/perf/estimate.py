@@ -3,8 +3,9 @@
 What the model assumes (docs/estimate.md holds the full table and the calibration):
 
 * DSP48E1: one per int8 × int8 MAC lane, or one per two lanes where the conv spec packs
-  (``macs_per_dsp`` 2, kernels/dsp_pack.h: lanes q and q + unroll_out // 2 share a DSP); one per product
-  whose operands fit 25 × 18 bits, 2 when one operand is 32 bits wide, 4 for a 32 × 32 product.
+  (``macs_per_dsp`` 2, kernels/dsp_pack.h: lanes q and q + unroll_out // 2 share a DSP); one
+  per product whose operands fit 25 × 18 bits, 2 when one operand is 32 bits wide, 4 for a
+  32 × 32 product.
   Plus the runtime index products of the address arithmetic, 1 DSP each (shapes fit 18 bits
   after HLS's bit-width narrowing: an assumption), counted in the kernels; products an
   ALLOCATION limit makes share a multiplier count once, products bound to the fabric as LUT/FF
