@@ -166,6 +166,24 @@ def test_conv_and_grid_sample_cycles_are_the_formulas(board):
     assert (cost.cycles, cost.ddr_bytes) == (5459, 1280)
 
 
+def test_a_whole_image_band_loads_its_input_block_as_one_burst(board):
+    """A band that needs every source row pays one DDR latency per input block, one that
+    misses some one per channel (conv_load)."""
+    spec = default_spec("conv")
+
+    def cycles(in_h):
+        layer = dict(in_c=16, in_h=in_h, in_w=1, out_c=4, kernel=1, stride=1, pad=0, flags=0)
+        return instruction_cost(Instruction("conv", "c", layer), spec, board, 100).cycles
+
+    # 1 × 1, one step: band 25 + 2 + 16 channels × 1 word, weights 25 + 2 + 4 groups × 2 words,
+    # bias 25 + 4, requant 25 + 4 = 136 (compute 4 × (2 + 1 + 6) + 4 × (1 + 8) = 72) + 4; fill
+    # 25 + 2 + 16, drain 4 × (25 + 2 + 2 rows × 1 word), + 50 overhead.
+    assert cycles(1) == 140 + 43 + 116 + 50
+    # 3 × 1 in bands of 2 rows and 1, neither whole: band 16 × (25 + 2 + 2), then 16 × (25 + 2
+    # + 1), each + 93 + 4; fill 16 × (25 + 2 + 2).
+    assert cycles(3) == 561 + 545 + 464 + 116 + 50
+
+
 def test_band_rows_are_what_the_input_band_holds_for_the_kernel_and_stride():
     # IN_ROWS = max(largest kernel, tile_rows + 2): 13 at tile_rows 8 with a 13 × 13 kernel, 18
     # at 16; the default's 7.
