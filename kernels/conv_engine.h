@@ -216,19 +216,20 @@ void conv_load(const uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom&
     const int zero_rows = in_rows - (bot - top);
     const int slots = zero_rows + src_rows;
     // A band that needs every source row reads the block's whole channels: consecutive in CHW,
-    // they are one span of nb · in_h · in_w bytes, one reader for the block. Each source slot
-    // takes exactly in_w bytes (row_words takes of ≤ 8, or ≤ 4 under upsample, summing to
-    // in_w), so channel i + 1's first row follows channel i's last in the stream.
+    // they are one span of nb · in_h · in_w bytes, one reader opened by the block's first
+    // channel. Each source slot takes exactly in_w bytes (row_words takes of ≤ 8, or ≤ 4 under
+    // upsample, summing to in_w), so channel i + 1's first row follows channel i's last in the
+    // stream. The rows a reader spans: nb ≤ IN_BLOCK times src_rows ≤ 2^15, a product small
+    // enough for LUTs (estimate.fabric_multipliers).
     const bool whole = src_rows == static_cast<int>(r.in_h);
+    const int span_rows = whole ? nb * src_rows : src_rows;
+#pragma HLS BIND_OP variable = span_rows op = mul impl = fabric
     const uint64_t ch0 = static_cast<uint64_t>(ib) * Cfg::IN_BLOCK;
     GfReader in;
-    if (whole && !held)
-        in.open(ddr, r.in_off + ch0 * r.in_h * src_w,
-                static_cast<uint64_t>(nb) * r.in_h * src_w);
     for (int i = 0; i < (held ? 0 : nb); ++i) {
-        if (!whole && src_rows > 0)
+        if (src_rows > 0 && (i == 0 || !whole))
             in.open(ddr, r.in_off + ((ch0 + i) * r.in_h + static_cast<uint64_t>(src0)) * src_w,
-                    static_cast<uint64_t>(src_rows) * src_w);
+                    static_cast<uint64_t>(span_rows) * src_w);
         int sl = 0, j = 0, left = src_w;
         for (int q = 0; q < slots * row_words; ++q) {
 #pragma HLS PIPELINE II = 1
