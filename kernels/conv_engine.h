@@ -12,8 +12,9 @@
 //
 // DDR is a 64-bit word port (grace_ddr.h): input rows, weights, residual and output rows move as
 // whole words, 8 bytes per beat, at any byte alignment. Tensors are CHW, so the source rows of an
-// input channel's band are one contiguous span: a step reads each as one burst, each source byte
-// once (an upsampled source row fills both of its band rows).
+// input channel's band are one contiguous span: a step reads each as one burst (a band of every
+// source row, the block's channels together as one), each source byte once (an upsampled source
+// row fills both of its band rows).
 //
 // Cfg (generated, <engine>_config.h): MAX_IN_C, MAX_OUT_C, MAX_W (widest row as read, after
 // upsample), ROW_WORDS (64-bit words of a MAX_W row), ROW_BYTES (8 · ROW_WORDS), MAX_K,
@@ -177,7 +178,10 @@ void conv_put_word(int8_t row[Cfg::ROW_BYTES], int j, uint64_t v) {
 // The band of one input channel is ONE reader and ONE flattened pipelined loop, not a reader
 // and a loop per band row: the reader spans the channel's source rows that the band needs
 // (src_rows · r.in_w bytes, contiguous in CHW), so they arrive as one burst (one DDR latency and
-// reader prime per channel) and each word is read once; the loop goes over (row slot, word),
+// reader prime per channel) and each word is read once. When the band needs every source row
+// (a whole-image band: small images), the block's channels are one contiguous span and the
+// block has ONE reader (one latency and prime per block) that every channel's loop takes
+// from. The loop goes over (row slot, word),
 // (zero_rows + src_rows) · row_words cycles with at most one take() each, a slot being a padding
 // row (zeroed) or a source row. Under upsample a source row is 4 bytes per band word, spread to
 // 8 columns and written to both band rows it makes (src_rows ≈ inside band rows / 2).
@@ -211,12 +215,21 @@ void conv_load(const uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom&
     // the image, the source rows, the padding rows below it.
     const int zero_rows = in_rows - (bot - top);
     const int slots = zero_rows + src_rows;
+    // A band that needs every source row reads the block's whole channels: consecutive in CHW,
+    // they are one span of nb · in_h · in_w bytes, one reader opened by the block's first
+    // channel. Each source slot takes exactly in_w bytes (row_words takes of ≤ 8, or ≤ 4 under
+    // upsample, summing to in_w), so channel i + 1's first row follows channel i's last in the
+    // stream. The rows a reader spans: nb ≤ IN_BLOCK times src_rows ≤ 2^15, a product small
+    // enough for LUTs (estimate.fabric_multipliers).
+    const bool whole = src_rows == static_cast<int>(r.in_h);
+    const int span_rows = whole ? nb * src_rows : src_rows;
+#pragma HLS BIND_OP variable = span_rows op = mul impl = fabric
+    const uint64_t ch0 = static_cast<uint64_t>(ib) * Cfg::IN_BLOCK;
+    GfReader in;
     for (int i = 0; i < (held ? 0 : nb); ++i) {
-        const uint64_t ch = static_cast<uint64_t>(ib) * Cfg::IN_BLOCK + i;
-        GfReader in;
-        if (src_rows > 0)
-            in.open(ddr, r.in_off + (ch * r.in_h + static_cast<uint64_t>(src0)) * src_w,
-                    static_cast<uint64_t>(src_rows) * src_w);
+        if (src_rows > 0 && (i == 0 || !whole))
+            in.open(ddr, r.in_off + ((ch0 + i) * r.in_h + static_cast<uint64_t>(src0)) * src_w,
+                    static_cast<uint64_t>(span_rows) * src_w);
         int sl = 0, j = 0, left = src_w;
         for (int q = 0; q < slots * row_words; ++q) {
 #pragma HLS PIPELINE II = 1

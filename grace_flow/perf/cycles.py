@@ -13,6 +13,7 @@ the other engines run their loops one after the other. docs/estimate.md lists ev
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 from grace_flow.engines.registers import REGISTERS
@@ -105,11 +106,36 @@ def _band_iterations(in_rows: int, up: int, row_words: int) -> int:
     return ((in_rows + 1) // 2 + 1 if up else in_rows) * row_words
 
 
+def _whole_image(first: int, in_rows: int, ih: int, up: int) -> bool:
+    """Whether a band of ``in_rows`` rows from row ``first`` (of ``ih`` as read) needs every
+    source row: conv_load then reads its input block as one span (one DDR latency and reader
+    prime per block, not per channel)."""
+    lo, hi = max(first, 0), min(first + in_rows, ih)
+    return hi > lo and lo >> up == 0 and (hi - 1) >> up == (ih >> up) - 1
+
+
+def _bands(out_h: int, band_rows: int, k: int, s: int, p: int, ih: int, up: int) -> Counter:
+    """conv_run's bands as (output rows, whole image) → count. Only a band whose first row is
+    at most ``up`` (the image's first source row) can be whole, so only those few are looked
+    at."""
+    full, short = divmod(out_h, band_rows)
+    bands = Counter({(band_rows, False): full})
+    if short:
+        bands[short, False] += 1
+    for row0 in range(0, min(out_h, (p + up) // s + 1), band_rows):
+        rows = min(band_rows, out_h - row0)
+        if _whole_image(row0 * s - p, (rows - 1) * s + k, ih, up):
+            bands[rows, False] -= 1
+            bands[rows, True] += 1
+    return bands
+
+
 def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
     """conv_run's step pipeline: per (band, output block, input block) step
     max(load, compute, store) + STAGE_SYNC (its DATAFLOW stages); a band has the instruction's
     rows (conv_band_rows: at most tile_rows, fewer for a kernel or stride the band cannot hold
-    tile_rows of)."""
+    tile_rows of). A step's input band is one DDR burst per channel, or one per input block
+    when the band needs every source row (_whole_image)."""
     flags = r["flags"]
     pool, up, residual = (flags >> 1) & 1, (flags >> 2) & 1, (flags >> 3) & 1
     in_c, out_c, k, s, p = r["in_c"], r["out_c"], r["kernel"], r["stride"], r["pad"]
@@ -132,13 +158,12 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
         in_blocks = [(True, False, block, 1), (False, True, in_c - (n_in - 1) * block, 1)]
         if n_in > 2:
             in_blocks.insert(1, (False, False, block, n_in - 2))
-    whole, short = divmod(out_h, band_rows)
-    bands = [(band_rows, whole)] + ([(short, 1)] if short else [])
     cycles = bytes_moved = weight_bytes = 0
-    for rows, n_bands in bands:
+    for (rows, whole), n_bands in _bands(out_h, band_rows, k, s, p, ih, up).items():
         if n_bands == 0:
             continue
         in_rows = (rows - 1) * s + k
+        band_words = _band_iterations(in_rows, up, row_words)
         stored_rows = rows // 2 if pool else rows
         pixels = rows * out_w
         for b_index, ch, count in _classes(out_c, uo):
@@ -148,8 +173,10 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
                 groups = math.ceil(nb / ui)
                 # The step's weights: one burst of k² · groups entries, a word per cycle.
                 w_words = kk * groups * entry_words
-                load = (loads * nb * (lat + READER_PRIME + _band_iterations(in_rows, up,
-                                                                             row_words))
+                # The input band: per channel, or per block for a whole-image band, one
+                # latency and reader prime, then a word per iteration.
+                opens = 1 if whole else nb
+                load = (loads * (opens * (lat + READER_PRIME) + nb * band_words)
                         + lat + READER_PRIME + w_words
                         + first * (lat + ch)
                         + last * (lat + ch + residual * ch * (
@@ -168,7 +195,9 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
     # Pipeline fill (the first step's load) and drain (the last tile's store).
     first_block = min(in_c, block)
     first_rows = (min(band_rows, out_h) - 1) * s + k
-    cycles += (first_block * (lat + READER_PRIME + _band_iterations(first_rows, up, row_words))
+    first_opens = 1 if _whole_image(-p, first_rows, ih, up) else first_block
+    cycles += (first_opens * (lat + READER_PRIME)
+               + first_block * _band_iterations(first_rows, up, row_words)
                + min(uo, out_c) * (lat + READER_PRIME + band_rows * store_words))
     return Cost(cycles, bytes_moved, out_h * out_w * out_c * in_c * k * k, weight_bytes)
 

@@ -141,10 +141,12 @@ def upsample_components(c: dict) -> int:
 def fabric_multipliers(engine: str, spec: dict) -> list[tuple[int, int]]:
     """Operand widths (bits) of the products ``engine``'s kernel binds to LUTs (BIND_OP
     impl=fabric): the 1-D blends' fx products, one per row of corners and lane/component;
-    conv's band × band rows (a band's first output row, in conv_load and conv_store)."""
+    conv's band × band rows (a band's first output row, in conv_load and conv_store) and
+    channels × source rows (the rows of an input block's span, conv_load)."""
     c = engine_constants(engine, spec)
     if engine == "conv":
-        return [(15, 7)] * 2  # band < 2^15, rows ≤ tile_rows ≤ 64
+        # band < 2^15, rows ≤ tile_rows ≤ 64; channels ≤ IN_BLOCK, source rows ≤ 2^15
+        return [(15, 7)] * 2 + [(c["IN_BLOCK"].bit_length(), 15)]
     if engine == "grid_sample":
         return [(11, 9)] * (2 * c["UNROLL_C"])  # Q11 fraction × corner difference
     if engine == "upsample":

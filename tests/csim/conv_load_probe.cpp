@@ -3,15 +3,16 @@
 // most output rows whose input rows IN_ROWS holds, at most TILE_ROWS, even when pooled; an
 // instruction with none is refused PARAM) and, per step, that
 //  * each input channel's band is one GfReader open over exactly the source rows the band needs,
+//    or, when those are all the image's rows, the input block is one open over its channels,
 //  * that reader reads each word of its span exactly once, in order, and takes one chunk per
-//    band word of the source rows (so no band row rereads DDR),
+//    band word of the source rows of its channels (so no band row rereads DDR),
 //  * xin is bit-identical to the row-by-row reference load below (one reader per band row, the
 //    previous implementation) over the whole buffer, except for the bytes of a row's last word
 //    beyond column in_w − 1: take(n) leaves the bytes above n unspecified, and the compute stage
 //    never reads them (columns ≥ in_w are padding, masked).
 // Input lines: in_c in_h in_w out_c kernel stride pad upsample pool in_off. Output: one line per
-// instruction, "ok <steps> <opens> <words>", "ok refused" (refused as the reference says) or
-// "FAIL <what>" (or "refused <status>").
+// instruction, "ok <steps> <opens> <words> <block opens>" (block opens: those over a whole input
+// block), "ok refused" (refused as the reference says) or "FAIL <what>" (or "refused <status>").
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -120,7 +121,8 @@ static void ref_load(const uint64_t* ddr, const Cfg::regs& r, const ConvGeom& g,
     }
 }
 
-static std::string check(const std::vector<int>& a, long& steps, long& n_opens, long& n_words) {
+static std::string check(const std::vector<int>& a, long& steps, long& n_opens, long& n_words,
+                         long& n_block_opens) {
     Cfg::regs r{};
     r.in_c = a[0], r.in_h = a[1], r.in_w = a[2], r.out_c = a[3];
     r.kernel = a[4], r.stride = a[5], r.pad = a[6];
@@ -186,7 +188,10 @@ static std::string check(const std::vector<int>& a, long& steps, long& n_opens, 
         const bool held =
             s >= 2 && ((s - 2) / g.n_in) / g.n_blocks == band && (s - 2) % g.n_in == ib;
         const int nb = conv_block_channels<Cfg>(r, ib);
-        const size_t expect = held || a0 < 0 ? 0 : nb;
+        // Every source row: the block's channels, consecutive in CHW, are one span.
+        const bool whole = a0 == 0 && a1 == static_cast<int>(r.in_h) - 1;
+        const int per_open = whole ? nb : 1;  // channels one open spans
+        const size_t expect = held || a0 < 0 ? 0 : whole ? 1 : nb;
         if (probe::opens.size() != expect)
             return "FAIL " + std::to_string(probe::opens.size()) + " opens, want " +
                    std::to_string(expect) + at;
@@ -194,16 +199,18 @@ static std::string check(const std::vector<int>& a, long& steps, long& n_opens, 
             const probe::Open& o = probe::opens[i];
             const uint64_t ch = static_cast<uint64_t>(ib) * Cfg::IN_BLOCK + i;
             const uint64_t start = r.in_off + (ch * r.in_h + a0) * src_w;
-            const uint64_t n = static_cast<uint64_t>(a1 - a0 + 1) * src_w;
-            const std::string of = " channel " + std::to_string(i) + at;
+            const uint64_t n = static_cast<uint64_t>(per_open) * (a1 - a0 + 1) * src_w;
+            const std::string of = " open " + std::to_string(i) + at;
             if (o.start != start || o.bytes != n) return "FAIL span" + of;
             std::vector<uint64_t> words;
             for (uint64_t w = start >> 3; w <= (start + n - 1) >> 3; ++w) words.push_back(w);
             if (o.words != words) return "FAIL words read" + of;
-            if (o.takes != static_cast<long>(a1 - a0 + 1) * row_words) return "FAIL takes" + of;
+            if (o.takes != static_cast<long>(per_open) * (a1 - a0 + 1) * row_words)
+                return "FAIL takes" + of;
             n_words += static_cast<long>(words.size());
         }
         n_opens += static_cast<long>(expect);
+        if (whole) n_block_opens += static_cast<long>(expect);
         ++steps;
     }
     return "ok";
@@ -213,10 +220,10 @@ int main() {
     std::vector<int> a(10);
     while (std::scanf("%d %d %d %d %d %d %d %d %d %d", &a[0], &a[1], &a[2], &a[3], &a[4], &a[5],
                       &a[6], &a[7], &a[8], &a[9]) == 10) {
-        long steps = 0, opens = 0, words = 0;
-        const std::string result = check(a, steps, opens, words);
+        long steps = 0, opens = 0, words = 0, block_opens = 0;
+        const std::string result = check(a, steps, opens, words, block_opens);
         if (result == "ok")
-            std::printf("ok %ld %ld %ld\n", steps, opens, words);
+            std::printf("ok %ld %ld %ld %ld\n", steps, opens, words, block_opens);
         else
             std::printf("%s\n", result.c_str());
     }

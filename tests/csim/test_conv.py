@@ -180,3 +180,58 @@ def test_conv_refuses_a_pool_pair_the_band_cannot_hold(engine_library, monkeypat
     with pytest.raises(EngineError, match=r"^conv: status 2 PARAM: "):
         engine_library("conv", spec).run(case.ddr.bytes, case.regs)
     assert np.array_equal(case.ddr.bytes, before)
+
+
+#: Layers whose bands need every source row (conv_load reads an input block as one span): tiny
+#: images, widths not a multiple of 8, upsample (a source row is 4 bytes per band word), padding
+#: rows above and below, several input blocks (in_block 16), several whole bands, and bands that
+#: cover the image partly (a mix of both, or none whole). Each entry: the spec, the layer, and
+#: how many of its bands are whole and how many partial.
+WHOLE_IMAGE_LAYERS = {
+    "1x1-k1": (CLAMP_SPEC, _layer(kernel=1, pad=0, in_c=33, in_h=1, in_w=1), 1, 0),
+    "1x1-k3-pad": (CLAMP_SPEC, _layer(in_c=20, in_h=1, in_w=1, relu=True), 1, 0),
+    "2x2-k3": (CLAMP_SPEC, _layer(in_c=40, out_c=9, in_h=2, in_w=2), 1, 0),
+    "3x5-k3": (CLAMP_SPEC, _layer(in_c=17, in_h=3, in_w=5, residual=True), 1, 0),
+    "4x4-k3": (CLAMP_SPEC, _layer(in_c=48, out_c=13, in_h=4, in_w=4), 1, 0),
+    "4x4-k3-s2": (CLAMP_SPEC, _layer(stride=2, in_c=33, in_h=4, in_w=4), 1, 0),
+    "4x4-k3-pool": (CLAMP_SPEC, _layer(in_c=33, in_h=4, in_w=4, pool=True), 1, 0),
+    "4x4-k7-pad3": (CLAMP_SPEC, _layer(kernel=7, pad=3, in_c=19, in_h=4, in_w=4), 1, 0),
+    "2x61-k3": (CLAMP_SPEC, _layer(in_c=17, in_h=2, in_w=61), 1, 0),
+    "up-1x1-k3": (CLAMP_SPEC, _layer(upsample=True, in_c=17, in_h=1, in_w=1), 1, 0),
+    "up-2x2-k3": (CLAMP_SPEC, _layer(upsample=True, in_c=33, in_h=2, in_w=2), 1, 0),
+    "up-3x5-k3": (CLAMP_SPEC, _layer(upsample=True, in_c=21, in_h=3, in_w=5), 1, 0),
+    "up-4x4-k3": (CLAMP_SPEC, _layer(upsample=True, in_c=20, in_h=4, in_w=4, pool=True), 1, 0),
+    "up-3x13-k1": (CLAMP_SPEC, _layer(kernel=1, pad=0, upsample=True, in_c=18, in_h=3,
+                                      in_w=13), 1, 0),
+    # Bands of 1 row (7 x 7 in the default spec's 7-row band), each needing the whole image.
+    "3x9-k7-3-bands": (SPEC, _layer(kernel=7, pad=3, in_c=33, in_h=3, in_w=9), 3, 0),
+    # The first band reaches the last source row only under upsample (its band row 8 is source
+    # row 4's first half); the second starts at source row 3.
+    "up-5x13-k3-mixed": (CLAMP_SPEC, _layer(upsample=True, in_c=20, in_h=5, in_w=13), 1, 1),
+    "7x11-k7-mixed": (SPEC, _layer(kernel=7, pad=3, in_c=17, in_h=7, in_w=11), 1, 6),
+    "4x4-k3-partial": (SPEC, _layer(in_c=33, in_h=4, in_w=4), 0, 2),
+    "up-5x4-k3-mixed": (CLAMP_SPEC, _layer(upsample=True, in_c=17, in_h=5, in_w=4,
+                                           residual=True), 1, 1),
+}
+
+
+@pytest.mark.parametrize("name", WHOLE_IMAGE_LAYERS)
+def test_conv_whole_image_bands_match_golden(engine_library, monkeypatch, name):
+    """Bands that read their input block as one span, alone or beside bands that read a span
+    per channel: bit-exact against the golden model."""
+    spec, layer, whole, partial = WHOLE_IMAGE_LAYERS[name]
+    up = int(layer["upsample"])
+    k, s, p = layer["kernel"], layer["stride"], layer["pad"]
+    ih = layer["in_h"] << up
+    out_h = (ih + 2 * p - k) // s + 1
+    height = conv_band_rows(spec, k, s, layer["pool"])
+    sources = []  # per band, the source rows it needs
+    for row0 in range(0, out_h, height):
+        rows = min(height, out_h - row0)
+        band = range(row0 * s - p, row0 * s - p + (rows - 1) * s + k)
+        sources.append({row >> up for row in band if 0 <= row < ih})
+    wholes = sum(len(rows) == layer["in_h"] for rows in sources)
+    assert (wholes, len(sources) - wholes) == (whole, partial)
+    monkeypatch.setattr(cases_conv, "_layer", lambda spec, rng, index: layer)
+    case = make_case("conv", spec, np.random.default_rng(len(name)), 1)
+    assert_case(engine_library("conv", spec), case)

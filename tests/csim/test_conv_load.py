@@ -52,31 +52,69 @@ def _geometries(spec: dict):
         yield in_c, in_h, in_w, out_c, k, stride, pad, up, pool, off
 
 
-@pytest.mark.parametrize("name", SPECS)
-def test_conv_load_one_burst_per_channel_band(tmp_path, name):
-    """The steps are the bands of the instruction's height; one open per channel and step over
-    exactly the band's source rows, each word read once, and xin bit-identical to the
-    row-by-row load, on every step of thousands of instructions; a pooled one with no room
-    for a pair of rows is refused."""
-    spec = SPECS[name]
-    render_engine("conv", spec, tmp_path / "src")
+def _probe(tmp_path, spec: dict, geometries: list, mutation: tuple[str, str] | None = None):
+    """The probe's result lines for ``geometries``, built against the engine rendered for
+    ``spec`` (its conv_engine.h with ``mutation``, (text, replacement), applied)."""
+    src = tmp_path / "src"
+    render_engine("conv", spec, src)
+    if mutation:
+        engine = (src / "conv_engine.h").read_text()
+        assert engine.count(mutation[0]) == 1, mutation[0]
+        (src / "conv_engine.h").write_text(engine.replace(*mutation))
     probe = tmp_path / "probe"
     subprocess.run(["g++", "-O1", "-std=c++17", "-Wall", "-Wextra", "-Werror",
-                    "-Wno-unknown-pragmas", "-I", str(tmp_path / "src"), "-o", str(probe),
-                    str(PROBE)], check=True)
-    geometries = list(_geometries(spec))
+                    "-Wno-unknown-pragmas", "-I", str(src), "-o", str(probe), str(PROBE)],
+                   check=True)
     lines = "".join(" ".join(map(str, g)) + "\n" for g in geometries)
     out = subprocess.run([str(probe)], input=lines, capture_output=True, text=True, check=True)
     results = out.stdout.splitlines()
     assert len(results) == len(geometries)
+    return results
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_conv_load_one_burst_per_band(tmp_path, name):
+    """The steps are the bands of the instruction's height; one open per channel and step over
+    exactly the band's source rows, or one per input block over its whole channels when the
+    band needs every source row, each word read once, and xin bit-identical to the row-by-row
+    load, on every step of thousands of instructions; a pooled one with no room for a pair of
+    rows is refused."""
+    spec = SPECS[name]
+    geometries = list(_geometries(spec))
+    results = _probe(tmp_path, spec, geometries)
     for geometry, result in zip(geometries, results):
         assert result.startswith("ok "), f"{geometry}: {result}"
     ran = [r for r in results if r != "ok refused"]
-    steps, opens, words = np.array([[int(v) for v in r.split()[1:]] for r in ran]).sum(0)
-    assert len(ran) > 4000 and opens > steps and words > opens
+    steps, opens, words, block_opens = np.array(
+        [[int(v) for v in r.split()[1:]] for r in ran]).sum(0)
+    assert len(ran) > 4000 and words > opens
+    # Both kinds of band occur: whole-image ones (one open per block) and partial ones (one per
+    # channel, more opens than steps).
+    assert 0 < block_opens < opens and opens - block_opens > steps
     # Pooled, the largest kernel leaves no room for a pair of rows (7 x 7 in 7 rows, 13 x 13
     # in 13); "tall" has no pool.
     assert (len(ran) < len(results)) == ("pool" in spec["features"])
+
+
+# Each breaks conv_load's input band in a way the probe must see: a row's last take of 8 bytes
+# whatever is left of it (the stream slips at a row end that is not a word's), a reader per
+# channel for whole-image bands too, a block reader for bands that miss the image's last rows.
+MUTATIONS = {
+    "take-count": ("(left < 8 ? left : 8)", "8"),
+    "reader-per-channel": ("const bool whole = src_rows == static_cast<int>(r.in_h);",
+                           "const bool whole = false;"),
+    "block-reader-partial": ("const bool whole = src_rows == static_cast<int>(r.in_h);",
+                             "const bool whole = src0 == 0;"),
+}
+
+
+@pytest.mark.parametrize("name", MUTATIONS)
+def test_conv_load_probe_sees_mutations(tmp_path, name):
+    """Each mutation of the input-band load fails the probe on some instruction."""
+    spec = SPECS["tall"]
+    geometries = list(_geometries(spec))[::4]
+    results = _probe(tmp_path, spec, geometries, MUTATIONS[name])
+    assert any(r.startswith("FAIL") for r in results)
 
 
 def _layer(**change) -> dict:

@@ -42,15 +42,16 @@ def test_default_conv_resources_are_the_formulas():
     # 64 b → 2 each; out 4 banks × 32 × 64 b → 2 each; acc 4 banks × 128 × 32 b → 1 each; w 2 × 1 bank holding both words of a pass's 16 weight
     # bytes, 49 taps × 4 groups × 2 = 392 words × 64 b → 2 each.
     # DSP: 16 MAC lanes + one requant lane (4 + 2) + 12 index products.
-    # LUT: 901.6 + 98.3 × 22 + 1041 (m_axi) + 298; FF: 373.3 + 115.3 × 22 + 1376 (m_axi) + 832
-    # parameter register bits + 285: the two 15 × 7 fabric products of a band's first row.
+    # LUT: 901.6 + 98.3 × 22 + 1041 (m_axi) + 405; FF: 373.3 + 115.3 × 22 + 1376 (m_axi) + 832
+    # parameter register bits + 387: the fabric products (two 15 × 7 of a band's first row,
+    # one 5 × 15 of an input block's span rows).
     assert engine_resources("conv", default_spec("conv") | {"macs_per_dsp": 1}) == {
-        "LUT": 4105 + 298, "FF": 5118 + 285, "BRAM18": 36, "DSP": 34}
+        "LUT": 4105 + 405, "FF": 5118 + 387, "BRAM18": 36, "DSP": 34}
     # Packed (the default): 16 lanes on 4 × 2 DSPs, datapath 8 + 6; LUT 901.6 + 98.3 × 14 +
-    # 1041 + 8 packed DSPs × 16 + 2 lane pairs × 1 chain × 31 + 298; FF 373.3 + 115.3 × 14 +
-    # 1376 + 832 + 8 × 8 + 2 × 32 + 285.
+    # 1041 + 8 packed DSPs × 16 + 2 lane pairs × 1 chain × 31 + 405; FF 373.3 + 115.3 × 14 +
+    # 1376 + 832 + 8 × 8 + 2 × 32 + 387.
     assert engine_resources("conv", default_spec("conv")) == {
-        "LUT": 3509 + 298, "FF": 4324 + 285, "BRAM18": 36, "DSP": 26}
+        "LUT": 3509 + 405, "FF": 4324 + 387, "BRAM18": 36, "DSP": 26}
 
 
 #: The vox-256 engine of issue 13: 9 × 16 lanes, input blocks of 18, kernels up to 13 × 13.
@@ -139,8 +140,9 @@ def test_a_fabric_product_costs_luts_not_dsps():
     assert engine_resources("upsample", default_spec("upsample") | {"modes": ["map"]}) == {
         "LUT": round(901.6 + 98.3 + 1041) + 386, "FF": round(373.3 + 115.3 + 1376) + 369,
         "BRAM18": 2, "DSP": 1}
-    # conv: band × rows twice (conv_load, conv_store), 15 × 7 bits: 210 bits → 298 LUT, 285 FF.
-    assert fabric_logic("conv", default_spec("conv")) == {"LUT": 298, "FF": 285}
+    # conv: band × rows twice (conv_load, conv_store), 15 × 7 bits, and channels × source rows
+    # (conv_load, in_block 16: 5 × 15 bits): 285 bits → 405 LUT, 387 FF.
+    assert fabric_logic("conv", default_spec("conv")) == {"LUT": 405, "FF": 387}
 
 
 def test_bram_aspect_ratios_match_a_fixture_memory():
@@ -164,6 +166,24 @@ def test_conv_and_grid_sample_cycles_are_the_formulas(board):
     # band load 25 + 512, 8 rows × (8 pixels × (25 + 14 + 2 groups × 16) + 25), + 50, + the
     # checks' 4 shift-and-add products × 32.
     assert (cost.cycles, cost.ddr_bytes) == (5459, 1280)
+
+
+def test_a_whole_image_band_loads_its_input_block_as_one_burst(board):
+    """A band that needs every source row pays one DDR latency per input block, one that
+    misses some one per channel (conv_load)."""
+    spec = default_spec("conv")
+
+    def cycles(in_h):
+        layer = dict(in_c=16, in_h=in_h, in_w=1, out_c=4, kernel=1, stride=1, pad=0, flags=0)
+        return instruction_cost(Instruction("conv", "c", layer), spec, board, 100).cycles
+
+    # 1 × 1, one step: band 25 + 2 + 16 channels × 1 word, weights 25 + 2 + 4 groups × 2 words,
+    # bias 25 + 4, requant 25 + 4 = 136 (compute 4 × (2 + 1 + 6) + 4 × (1 + 8) = 72) + 4; fill
+    # 25 + 2 + 16, drain 4 × (25 + 2 + 2 rows × 1 word), + 50 overhead.
+    assert cycles(1) == 140 + 43 + 116 + 50
+    # 3 × 1 in bands of 2 rows and 1, neither whole: band 16 × (25 + 2 + 2), then 16 × (25 + 2
+    # + 1), each + 93 + 4; fill 16 × (25 + 2 + 2).
+    assert cycles(3) == 561 + 545 + 464 + 116 + 50
 
 
 def test_band_rows_are_what_the_input_band_holds_for_the_kernel_and_stride():
