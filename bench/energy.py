@@ -78,7 +78,8 @@ def main(workflow_path: Path) -> None:
     print(f"\nchosen folding: conv unroll_in {conv['unroll_in']} x unroll_out {conv['unroll_out']}"
           f" = {conv['unroll_in'] * conv['unroll_out']} MAC lanes, {conv['macs_per_dsp']} MAC(s) "
           f"per DSP48E1 ({engine_resources('conv', conv)['DSP']} conv DSP), in_block "
-          f"{conv['in_block']}, tile_rows {conv['tile_rows']}; grid_sample "
+          f"{conv['in_block']}, tile_rows {conv['tile_rows']}, requant_lanes "
+          f"{conv['requant_lanes']}; grid_sample "
           f"unroll_channels {specs['grid_sample']['unroll_channels']}; budget (margin "
           f"{workflow.synth.margin:g}) {verdict}")
     gop = workflow.codec.gop

@@ -19,13 +19,13 @@
 // Cfg (generated, <engine>_config.h): MAX_IN_C, MAX_OUT_C, MAX_W (widest row as read, after
 // upsample), ROW_WORDS (64-bit words of a MAX_W row), ROW_BYTES (8 · ROW_WORDS), MAX_K,
 // KERNEL_MASK / STRIDE_MASK (bit n set: n supported), UNROLL_IN, UNROLL_OUT, MACS_PER_DSP (1 or
-// 2: dsp_pack.h), IN_BLOCK, TILE_ROWS, HAS_RELU / HAS_POOL / HAS_UPSAMPLE / HAS_RESIDUAL,
-// IN_ROWS (the input band's rows, ≥ MAX_K: engines/spec.py conv_in_rows), KK, W_ENTRIES
-// (KK · IN_BLOCK / UNROLL_IN: a step's passes), W_ENTRY_WORDS (⌈UNROLL_IN · UNROLL_OUT / 8⌉:
-// 64-bit words of a pass's weights), W_BANKS (the weight buffer's banks per copy, word e of an
-// entry in bank e mod W_BANKS), W_READS (⌈W_ENTRY_WORDS / W_BANKS⌉: cycles a pass reads its
-// entry in), and `regs`, the register struct. The GF_STATUS_* and GF_CONV_* constants come from
-// the config too.
+// 2: dsp_pack.h), IN_BLOCK, TILE_ROWS, REQUANT_LANES (1 or 2: output columns requantized per
+// cycle), HAS_RELU / HAS_POOL / HAS_UPSAMPLE / HAS_RESIDUAL, IN_ROWS (the input band's rows,
+// ≥ MAX_K: engines/spec.py conv_in_rows), KK, W_ENTRIES (KK · IN_BLOCK / UNROLL_IN: a step's
+// passes), W_ENTRY_WORDS (⌈UNROLL_IN · UNROLL_OUT / 8⌉: 64-bit words of a pass's weights),
+// W_BANKS (the weight buffer's banks per copy, word e of an entry in bank e mod W_BANKS),
+// W_READS (⌈W_ENTRY_WORDS / W_BANKS⌉: cycles a pass reads its entry in), and `regs`, the
+// register struct. The GF_STATUS_* and GF_CONV_* constants come from the config too.
 //
 // Weights are in DDR in the engine's folding order (grace_flow/engines/conv_weights.py): per
 // output block, input block, tap and group of UNROLL_IN input channels, one entry of
@@ -330,7 +330,7 @@ static inline int8_t conv_requant(int32_t acc, int32_t mult, int32_t rmult, uint
 // one pipelined pass over the band's output pixels doing UNROLL_OUT × UNROLL_IN MACs per cycle
 // (gf_mac: on UNROLL_IN × ⌈UNROLL_OUT / MACS_PER_DSP⌉ DSP48E1s).
 // The tile's first step starts from the bias; its last requantizes the accumulator into `out`
-// (one output per cycle, packed 8 to a word).
+// (REQUANT_LANES outputs per cycle, packed 8 to a word).
 template <class Cfg>
 void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
                   const int8_t xin[Cfg::IN_BLOCK][Cfg::IN_ROWS][Cfg::ROW_BYTES],
@@ -419,19 +419,33 @@ void conv_compute(const typename Cfg::regs& r, const ConvGeom& g, int s,
     const bool relu = (r.flags >> GF_CONV_RELU) & 1;
     const bool residual = (r.flags >> GF_CONV_RESIDUAL) & 1;
     const int oc0 = (t % g.n_blocks) * Cfg::UNROLL_OUT;
+    // A cycle requantizes REQUANT_LANES consecutive columns c0 + l of one channel (c0 a multiple
+    // of the lanes, which divide 8): lane l reads acc's bank l (columns split cyclic by the
+    // lanes, conv_top) and its byte lands in the same out word as the others'. An odd out_w's
+    // last group has fewer columns.
+    constexpr int lanes = Cfg::REQUANT_LANES;
+    static_assert(8 % lanes == 0, "a cycle's requantized columns share one 64-bit out word");
+    const int groups_per_row = (g.out_w + lanes - 1) / lanes;
     for (int o = 0; o < Cfg::UNROLL_OUT; ++o) {
         if (oc0 + o >= static_cast<int>(r.out_c)) break;
         for (int rr = 0; rr < rows; ++rr) {
             uint64_t word = 0;
-            for (int c = 0; c < g.out_w; ++c) {
+            for (int cg = 0; cg < groups_per_row; ++cg) {
 #pragma HLS PIPELINE II = 1
-                const int8_t rv = residual ? gf_byte(res[o][rr][c >> 3], c & 7)
-                                           : static_cast<int8_t>(0);
-                const int8_t v = conv_requant(acc[rr][c][o], mult[o], rmult[o], shift[o], rv,
-                                              residual, relu);
-                word |= static_cast<uint64_t>(static_cast<uint8_t>(v)) << (8 * (c & 7));
-                if ((c & 7) == 7 || c == g.out_w - 1) {
-                    out[o][rr][c >> 3] = word;
+                const int c0 = cg * lanes;
+                for (int l = 0; l < lanes; ++l) {
+#pragma HLS UNROLL
+                    const int c = c0 + l;
+                    if (c < g.out_w) {
+                        const int8_t rv = residual ? gf_byte(res[o][rr][c >> 3], c & 7)
+                                                   : static_cast<int8_t>(0);
+                        const int8_t v = conv_requant(acc[rr][c][o], mult[o], rmult[o],
+                                                      shift[o], rv, residual, relu);
+                        word |= static_cast<uint64_t>(static_cast<uint8_t>(v)) << (8 * (c & 7));
+                    }
+                }
+                if (((c0 + lanes - 1) & 7) == 7 || cg == groups_per_row - 1) {
+                    out[o][rr][c0 >> 3] = word;
                     word = 0;
                 }
             }

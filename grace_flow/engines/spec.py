@@ -32,6 +32,9 @@ _DEFAULTS = {
         "macs_per_dsp": 2,
         "in_block": 16,
         "tile_rows": 2,
+        # Output columns a tile's requantization finishes per cycle (1 or 2: the DSPs of a
+        # requant lane each; docs/engines.md §2).
+        "requant_lanes": 1,
         "features": ["relu", "pool", "upsample", "residual"],
     },
     "grid_sample": {"max_channels": 128, "max_width": 64, "band_rows": 8, "unroll_channels": 4},
@@ -132,6 +135,7 @@ def check_spec(engine: str, spec: dict) -> None:
         _count(engine, spec, "macs_per_dsp", 1, 2)
         _count(engine, spec, "in_block", 1, 4096)
         _count(engine, spec, "tile_rows", 1, 64)
+        _count(engine, spec, "requant_lanes", 1, 2)
         features = _names(engine, spec, "features", list(CONV_FLAGS))
         _divides(engine, spec, "unroll_in", "max_in_channels")
         _divides(engine, spec, "unroll_out", "max_out_channels")
@@ -224,6 +228,9 @@ def engine_constants(engine: str, spec: dict) -> dict[str, int]:
             "W_BANKS": banks,
             "W_READS": -(-entry_words // banks),
             "TILE_ROWS": spec["tile_rows"],
+            # Columns of one output channel requantized per cycle (the accumulator's columns
+            # are split cyclic by it so that each lane reads its own bank).
+            "REQUANT_LANES": spec["requant_lanes"],
             **{f"HAS_{name.upper()}": int(name in features) for name in CONV_FLAGS},
         }
     if engine == "grid_sample":

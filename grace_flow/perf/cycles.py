@@ -30,7 +30,8 @@ ENGINE_PORT_BYTES = {"conv": 8}
 READER_PRIME = 2
 #: Cycles of ap_start/ap_done handshaking and the capacity check per instruction.
 INSTRUCTION_OVERHEAD = 50
-#: conv: cycles of the requantization per output pixel (64-bit product, round, saturate).
+#: conv: cycles the requantization's pipeline takes to fill, per output row (64-bit product,
+#: round, saturate); a row then finishes requant_lanes columns per cycle.
 REQUANT_CYCLES = 8
 #: conv: DATAFLOW stage start/finish synchronisation per tile.
 STAGE_SYNC = 4
@@ -146,7 +147,7 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
     band_rows = conv_band_rows(spec, k, s, bool(pool))
     constants = engine_constants("conv", spec)
     block, entry_words = constants["IN_BLOCK"], constants["W_ENTRY_WORDS"]
-    w_reads = constants["W_READS"]
+    w_reads, lanes = constants["W_READS"], constants["REQUANT_LANES"]
     depth = 4 + math.ceil(math.log2(ui))  # BRAM read, multiply, adder tree, accumulate
     kk = k * k
     row_words, out_words, store_words = (math.ceil(n / 8) for n in (iw, out_w, store_w))
@@ -183,7 +184,7 @@ def _conv(r: dict, spec: dict, lat: int, move) -> Cost:
                             lat + READER_PRIME + rows * out_words)))
                 # A pass: its weight entry read in w_reads cycles, then its pixels.
                 compute = kk * groups * (w_reads + pixels + depth)
-                compute += last * ch * rows * (out_w + REQUANT_CYCLES)
+                compute += last * ch * rows * (math.ceil(out_w / lanes) + REQUANT_CYCLES)
                 store = last * ch * (lat + READER_PRIME + stored_rows * store_words)
                 steps = n_bands * count * n
                 cycles += steps * (max(load, compute, store) + STAGE_SYNC)

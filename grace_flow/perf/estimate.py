@@ -78,7 +78,7 @@ def buffers(engine: str, spec: dict) -> list[dict]:
 
     if engine == "conv":
         ui, uo, block = c["UNROLL_IN"], c["UNROLL_OUT"], c["IN_BLOCK"]
-        tr, words = c["TILE_ROWS"], c["ROW_WORDS"]
+        tr, words, lanes = c["TILE_ROWS"], c["ROW_WORDS"], c["REQUANT_LANES"]
         row_pairs = 2 if "pool" in spec["features"] else 1
         return [
             # b.xin: ping-pong × input block split cyclic by UNROLL_IN; 64-bit words of a row.
@@ -90,8 +90,10 @@ def buffers(engine: str, spec: dict) -> list[dict]:
              "banks": 2 * c["W_BANKS"], "registers": False},
             array("res", 2 * uo * tr * words, 64, 2),
             array("out", 2 * uo * tr * words, 64, 2 * row_pairs),
-            # b.acc: the tile's int32 partial sums, UNROLL_OUT banks.
-            array("acc", uo * tr * c["MAX_W"], 32, uo),
+            # b.acc: the tile's int32 partial sums, UNROLL_OUT banks, each split cyclic on the
+            # column by REQUANT_LANES (a bank the larger half of an odd MAX_W).
+            {"name": "acc", "words": tr * -(-c["MAX_W"] // lanes), "bits": 32,
+             "banks": uo * lanes, "registers": False},
             # bias, mult, rmult (int32) and shift (uint8), complete: registers.
             array("params", 2 * uo, 32 * 3 + 8, 2 * uo, registers=True),
         ]
@@ -111,9 +113,9 @@ def dsp_count(engine: str, spec: dict) -> dict[str, int]:
     c = engine_constants(engine, spec)
     if engine == "conv":
         ui = c["UNROLL_IN"]
-        # One requantization lane (a tile's outputs one per cycle): acc × mult (32 × 32: 4 DSP),
-        # residual × rmult (8 × 32: 2 DSP).
-        requant = 4 + 2 * c["HAS_RESIDUAL"]
+        # REQUANT_LANES requantization lanes (a tile's outputs that many per cycle), each
+        # acc × mult (32 × 32: 4 DSP) and residual × rmult (8 × 32: 2 DSP).
+        requant = c["REQUANT_LANES"] * (4 + 2 * c["HAS_RESIDUAL"])
         return {"mac": ui * mac_columns(spec), "requant": requant,
                 "index": 12 * INDEX_PRODUCT_DSP}
     if engine == "grid_sample":

@@ -28,12 +28,15 @@ CANDIDATES = {
     # The input band no longer grows with tile_rows × the largest stride (conv_in_rows): taller
     # tiles cost the accumulator, output and residual rows, 6 and 16 included to find the edge.
     ("conv", "tile_rows"): (2, 4, 6, 8, 16),
+    # Requantizing two columns per cycle costs a second requant lane's DSPs (4, 6 with the
+    # residual) and shortens every tile's last step by half its requantization.
+    ("conv", "requant_lanes"): (1, 2),
     ("grid_sample", "unroll_channels"): (1, 2, 4, 8),
     ("grid_sample", "band_rows"): (4, 8, 16),
 }
 #: Keys searched only beside another auto key of their engine: alone they keep the spec's
-#: default (packed), so a workflow that fixes the folding keeps its hardware.
-COMPANION_KEYS = {("conv", "macs_per_dsp")}
+#: default (packed, one requant lane), so a workflow that fixes the folding keeps its hardware.
+COMPANION_KEYS = {("conv", "macs_per_dsp"), ("conv", "requant_lanes")}
 OBJECTIVES = ("latency", "energy")
 
 

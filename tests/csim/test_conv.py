@@ -182,6 +182,7 @@ def test_conv_refuses_a_pool_pair_the_band_cannot_hold(engine_library, monkeypat
     assert np.array_equal(case.ddr.bytes, before)
 
 
+<<<<<<< HEAD
 #: Layers whose bands need every source row (conv_load reads an input block as one span): tiny
 #: images, widths not a multiple of 8, upsample (a source row is 4 bytes per band word), padding
 #: rows above and below, several input blocks (in_block 16), several whole bands, and bands that
@@ -235,3 +236,41 @@ def test_conv_whole_image_bands_match_golden(engine_library, monkeypatch, name):
     monkeypatch.setattr(cases_conv, "_layer", lambda spec, rng, index: layer)
     case = make_case("conv", spec, np.random.default_rng(len(name)), 1)
     assert_case(engine_library("conv", spec), case)
+=======
+#: Two output columns requantized per cycle, on a row of odd width (63: the last column pair of
+#: a full-width row has one column, past which no accumulator column exists).
+REQUANT_SPEC = {**SPEC, "requant_lanes": 2, "max_width": 63}
+
+#: Output widths even and odd (1: a single half pair), each fused op; with pool the odd last
+#: column is requantized but not stored.
+REQUANT_LAYERS = {
+    "odd-w": _layer(in_w=19),
+    "even-w": _layer(in_w=24),
+    "one-column": _layer(kernel=1, pad=0, in_w=1),
+    "full-odd-w": _layer(in_w=63, in_h=9),
+    "relu-odd-w": _layer(relu=True, in_w=17),
+    "pool-odd-w": _layer(pool=True, relu=True, in_h=12, in_w=21),
+    "residual-odd-w": _layer(residual=True, in_w=23),
+    "residual-pool-odd-w": _layer(kernel=5, stride=2, pad=2, residual=True, pool=True, in_w=29),
+    "up-s2-odd-w": _layer(upsample=True, stride=2, in_w=9),
+    "in-blocks-odd-w": _layer(in_c=37, out_c=11, in_w=13),
+}
+
+
+@pytest.mark.parametrize("name", REQUANT_LAYERS)
+def test_conv_two_requant_lanes_match_golden(engine_library, monkeypatch, name):
+    """requant_lanes 2 (two columns of one output channel per cycle): the same bits as the
+    golden model, for odd and even widths and every fused op."""
+    layer = REQUANT_LAYERS[name]
+    monkeypatch.setattr(cases_conv, "_layer", lambda spec, rng, index: layer)
+    case = make_case("conv", REQUANT_SPEC, np.random.default_rng(len(name)), 1)
+    assert_case(engine_library("conv", REQUANT_SPEC), case)
+
+
+@pytest.mark.parametrize("case", range(0, CASES, 4))
+def test_conv_two_requant_lanes_grid_matches_golden(engine_library, case):
+    """The random grid (kernels, strides, features, widths up to max_width) at requant_lanes 2."""
+    spec = {**SPEC, "requant_lanes": 2}
+    assert_case(engine_library("conv", spec), make_case("conv", spec, np.random.default_rng(case),
+                                                        case))
+>>>>>>> requant-lanes

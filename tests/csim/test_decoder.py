@@ -26,8 +26,8 @@ def build_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("engines")
 
 
-def _emulator(folder, build_dir, qgraph):
-    compile_tiny(folder, qgraph)
+def _emulator(folder, build_dir, qgraph, settings=None):
+    compile_tiny(folder, qgraph, settings)
     program = Program.load(folder / "compile" / "program.json")
     engines = load_engines(folder / "compile" / "specs", build_dir,
                            [i.engine for i in program.instructions])
@@ -40,10 +40,19 @@ def default(tmp_path_factory, build_dir):
     return _emulator(tmp_path_factory.mktemp("default"), build_dir, tiny_qgraph())
 
 
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_decoder_is_bit_exact_with_golden(tmp_path, build_dir, variant):
+#: Engine settings the decoder is also run with: the conv engine requantizing two columns per
+#: cycle (every other key as the default workflow leaves it).
+SETTINGS = {"default": {}, "requant_lanes_2": {"conv": {"requant_lanes": 2}}}
+
+
+@pytest.mark.parametrize("variant, settings", [(v, "default") for v in sorted(VARIANTS)]
+                         + [("default", "requant_lanes_2")])
+def test_decoder_is_bit_exact_with_golden(tmp_path, build_dir, variant, settings):
     qgraph = tiny_qgraph(seed=3, **VARIANTS[variant])
-    program, emulator, _ = _emulator(tmp_path, build_dir, qgraph)
+    program, emulator, _ = _emulator(tmp_path, build_dir, qgraph, SETTINGS[settings])
+    if settings != "default":
+        spec = json.loads((tmp_path / "compile" / "specs" / "conv.json").read_text())
+        assert spec["requant_lanes"] == 2
     kp = qgraph.shapes["kp_source"][0]
     images, kp_source, kp_driving = random_frames(3, kp, seed=7)
     golden = run_golden(qgraph, images, kp_source, kp_driving)

@@ -13,7 +13,7 @@ from grace_flow.engines.spec import default_spec
 REDUCED = {
     "conv": dict(max_in_channels=8, max_out_channels=4, max_width=12, kernel_sizes=[3],
                  strides=[1], unroll_in=2, unroll_out=2, macs_per_dsp=2, in_block=4, tile_rows=1,
-                 features=["relu"]),
+                 requant_lanes=2, features=["relu"]),
     "grid_sample": dict(max_channels=8, max_width=16, band_rows=4, unroll_channels=2),
     "upsample": dict(max_width=16, modes=["field"]),
     "elementwise": dict(max_channels=8, max_width=16, modes=["softmax", "mul_map"]),

@@ -101,6 +101,7 @@ SPECS = [
               "kernel_sizes": [3], "strides": [1]}),
     ("conv", {"unroll_in": 16, "unroll_out": 8, "tile_rows": 4, "max_width": 128,
               "kernel_sizes": [1, 3, 5, 7, 11], "strides": [1, 2, 4]}),
+    ("conv", {"requant_lanes": 2, "max_width": 63}),
     ("grid_sample", {"unroll_channels": 1, "band_rows": 2}),
     ("elementwise", {"modes": ["softmax"]}),
     ("keypoint", {"modes": ["deform"], "max_kp": 1}),

@@ -186,6 +186,39 @@ def test_a_whole_image_band_loads_its_input_block_as_one_burst(board):
     assert cycles(3) == 561 + 545 + 464 + 116 + 50
 
 
+def test_two_requant_lanes_halve_the_requant_columns_and_double_its_dsps(board):
+    """requant_lanes 2: a row's requantization takes ⌈out_w / 2⌉ cycles (+ its 8-cycle fill),
+    on twice the requant DSPs; acc's banks split in two by column."""
+    one = default_spec("conv")
+    two = one | {"requant_lanes": 2}
+    # The 8 × 8 layer of the formulas above: 8 steps (4 bands × 2 output blocks), each a tile's
+    # last, compute-bound at either count (560 and 528 cycles against a 369-cycle load); each
+    # requantizes 4 channels × 2 rows of 8 columns in 4 cycles a row instead of 8.
+    saved = (instruction_cost(conv("c", 8, 8, 8), one, board, 100).cycles
+             - instruction_cost(conv("c", 8, 8, 8), two, board, 100).cycles)
+    assert saved == 8 * 4 * 2 * (8 - 4)
+    # 9 wide (odd): 9 columns in 5 cycles a row, saved on the 4 compute-bound bands of 2 rows
+    # (the last band's 1 row waits for its load, 385 cycles, either way: 374 or 358 of compute).
+    saved = (instruction_cost(conv("c", 8, 9, 8), one, board, 100).cycles
+             - instruction_cost(conv("c", 8, 9, 8), two, board, 100).cycles)
+    assert saved == 2 * 4 * 4 * 2 * (9 - 5)
+    # A lane's 4 DSPs (acc × mult) and 2 (residual × rmult), twice.
+    assert dsp_count("conv", one)["requant"] == 6 and dsp_count("conv", two)["requant"] == 12
+    relu_only = {"features": ["relu"]}
+    assert dsp_count("conv", two | relu_only)["requant"] == 2 * dsp_count(
+        "conv", one | relu_only)["requant"] == 8
+    assert engine_resources("conv", two)["DSP"] - engine_resources("conv", one)["DSP"] == 6
+    # acc: 4 lanes × 2 tile rows × 64 columns, 1 BRAM18 a bank either way: 4 banks of 128 words
+    # become 8 of 64 (2 Kbit, still above LUTRAM). At vox-256's depth (256 columns × 4 rows)
+    # a bank of 1024 words takes 2 BRAM18, its halves 1 each: the same 32.
+    accs = [next(b for b in buffers("conv", spec) if b["name"] == "acc") for spec in (one, two)]
+    assert [(b["words"], b["banks"]) for b in accs] == [(128, 4), (64, 8)]
+    assert [bram18_tiles(b["words"], 32) * b["banks"] for b in accs] == [4, 8]
+    vox = [next(b for b in buffers("conv", VOX256_CONV | {"requant_lanes": lanes})
+                if b["name"] == "acc") for lanes in (1, 2)]
+    assert [bram18_tiles(b["words"], 32) * b["banks"] for b in vox] == [32, 32]
+
+
 def test_band_rows_are_what_the_input_band_holds_for_the_kernel_and_stride():
     # IN_ROWS = max(largest kernel, tile_rows + 2): 13 at tile_rows 8 with a 13 × 13 kernel, 18
     # at 16; the default's 7.
