@@ -137,7 +137,7 @@ variants:
   - name: fold_typo
     set: {engines.conv.unroll_outt: 2}
   - name: fold_huge
-    set: {engines.conv.unroll_out: 16, engines.conv.unroll_in: 16}
+    set: {engines.conv.unroll_out: 32, engines.conv.unroll_in: 32}
 """, TRAINED_WORKFLOW.replace("source: train", "source: init"))
     lines = run_local(project, local_cluster)
     found = results(project)
