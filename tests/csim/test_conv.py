@@ -23,20 +23,25 @@ def test_conv_matches_golden(engine_library, case):
     assert_case(engine_library("conv"), _case(case))
 
 
-@pytest.mark.parametrize("index", range(8))
-def test_conv_halves_on_two_threads_are_bit_exact(engine_library, monkeypatch, index):
-    """An instruction of 2^20 MACs or more with a word-aligned output runs its output-channel
-    halves on two threads (conv_top.cpp.j2): every kernel × stride, fused ops, still bit-exact."""
+def assert_halves_bit_exact(engine_library, monkeypatch, spec, seed: int, index: int):
+    """Case ``index`` made large (2^20 MACs or more, word-aligned output) so that conv_top's
+    C-sim entry runs its output-channel halves on two threads, against the golden model."""
     layer = cases_conv._layer
 
     def large(spec, rng, i):
         return {**layer(spec, rng, i), "in_c": 64, "out_c": 64 + i, "in_h": 32, "in_w": 32}
 
     monkeypatch.setattr(cases_conv, "_layer", large)
-    rng = np.random.default_rng(100 + index)
-    draft = cases_conv.conv_case(SPEC, rng, index)
+    rng = np.random.default_rng(seed + index)
+    draft = cases_conv.conv_case(spec, rng, index)
     draft.outputs = [(register, want, 8) for register, want, _ in draft.outputs]
-    assert_case(engine_library("conv"), cases._place("conv", index, rng, draft))
+    assert_case(engine_library("conv", spec), cases._place("conv", index, rng, draft))
+
+
+@pytest.mark.parametrize("index", range(8))
+def test_conv_halves_on_two_threads_are_bit_exact(engine_library, monkeypatch, index):
+    """Every kernel × stride, fused ops: the two threads' halves write what one run writes."""
+    assert_halves_bit_exact(engine_library, monkeypatch, SPEC, 100, index)
 
 
 def test_conv_cases_cover_the_grid():
@@ -109,17 +114,7 @@ def test_conv_foldings_match_golden(engine_library, folding, case):
 @pytest.mark.parametrize("index", range(4))
 def test_conv_halves_of_an_odd_folding_are_bit_exact(engine_library, monkeypatch, index):
     """The second half's weights start after whole output blocks of laid-out weights."""
-    spec = {**SPEC, **FOLDINGS[-1]}
-    layer = cases_conv._layer
-
-    def large(spec, rng, i):
-        return {**layer(spec, rng, i), "in_c": 64, "out_c": 64 + i, "in_h": 32, "in_w": 32}
-
-    monkeypatch.setattr(cases_conv, "_layer", large)
-    rng = np.random.default_rng(200 + index)
-    draft = cases_conv.conv_case(spec, rng, index)
-    draft.outputs = [(register, want, 8) for register, want, _ in draft.outputs]
-    assert_case(engine_library("conv", spec), cases._place("conv", index, rng, draft))
+    assert_halves_bit_exact(engine_library, monkeypatch, {**SPEC, **FOLDINGS[-1]}, 200, index)
 
 
 
@@ -182,7 +177,6 @@ def test_conv_refuses_a_pool_pair_the_band_cannot_hold(engine_library, monkeypat
     assert np.array_equal(case.ddr.bytes, before)
 
 
-<<<<<<< HEAD
 #: Layers whose bands need every source row (conv_load reads an input block as one span): tiny
 #: images, widths not a multiple of 8, upsample (a source row is 4 bytes per band word), padding
 #: rows above and below, several input blocks (in_block 16), several whole bands, and bands that
@@ -236,7 +230,8 @@ def test_conv_whole_image_bands_match_golden(engine_library, monkeypatch, name):
     monkeypatch.setattr(cases_conv, "_layer", lambda spec, rng, index: layer)
     case = make_case("conv", spec, np.random.default_rng(len(name)), 1)
     assert_case(engine_library("conv", spec), case)
-=======
+
+
 #: Two output columns requantized per cycle, on a row of odd width (63: the last column pair of
 #: a full-width row has one column, past which no accumulator column exists).
 REQUANT_SPEC = {**SPEC, "requant_lanes": 2, "max_width": 63}
@@ -273,4 +268,3 @@ def test_conv_two_requant_lanes_grid_matches_golden(engine_library, case):
     spec = {**SPEC, "requant_lanes": 2}
     assert_case(engine_library("conv", spec), make_case("conv", spec, np.random.default_rng(case),
                                                         case))
->>>>>>> requant-lanes
