@@ -142,6 +142,15 @@ static inline int conv_band_rows(const ConvGeom& g, int band) {
     return band == g.n_bands - 1 ? g.last_rows : g.rows;
 }
 
+// The first output row of band `band`: band < 2^15 times rows ≤ 64, a product small enough for
+// LUTs (one instance in each function that inlines it: conv_load and conv_store).
+static inline int conv_band_row0(const ConvGeom& g, int band) {
+#pragma HLS INLINE
+    const int row0 = band * g.rows;
+#pragma HLS BIND_OP variable = row0 op = mul impl = fabric
+    return row0;
+}
+
 // Input channels in input block ib (the last one may be short).
 template <class Cfg>
 int conv_block_channels(const typename Cfg::regs& r, int ib) {
@@ -297,9 +306,7 @@ void conv_load(const uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom&
     }
     if (!residual) return;
     const int out_words = (g.out_w + 7) / 8;
-    // The band's first output row: band < 2^15, rows ≤ 64, a product small enough for LUTs.
-    const int row0 = band * g.rows;
-#pragma HLS BIND_OP variable = row0 op = mul impl = fabric
+    const int row0 = conv_band_row0(g, band);
     for (int o = 0; o < nout; ++o) {
         // The band's residual rows of one channel are contiguous in DDR.
         GfReader rd;
@@ -484,9 +491,8 @@ void conv_store(uint64_t* ddr, const typename Cfg::regs& r, const ConvGeom& g, i
     const int band = t / g.n_blocks, block = t % g.n_blocks;
     const bool pool = (r.flags >> GF_CONV_POOL) & 1;
     const int rows = conv_band_rows(g, band);
-    // The band's first output row, as in conv_load (a product on LUTs), halved by pool.
-    const int band_row0 = band * g.rows;
-#pragma HLS BIND_OP variable = band_row0 op = mul impl = fabric
+    // The band's first stored row: halved by pool.
+    const int band_row0 = conv_band_row0(g, band);
     const int row0 = pool ? band_row0 >> 1 : band_row0;
     int stored = pool ? rows / 2 : rows;
     if (row0 + stored > g.store_h) stored = g.store_h - row0;
