@@ -89,18 +89,9 @@ def run_golden(qgraph: QuantizedGraph, source_u8: np.ndarray, kp_source_fp16: np
         "kp_source": nm.kp_to_fixed(kp_source_fp16),
         "kp_driving": nm.kp_to_fixed(kp_driving_fp16),
     }
-    params = _params_by_node(qgraph)
+    params = qgraph.params_by_node()
     for node in qgraph.nodes:
         values[node.output] = _run_node(node, params.get(node.name, {}), values,
                                         qgraph.shapes[node.output])
     return values
 
-
-def _params_by_node(qgraph: QuantizedGraph) -> dict[str, dict[str, np.ndarray]]:
-    """QuantizedGraph.node_params of every node in one pass over the params (short names have
-    no dot: ``<node>.<name>``)."""
-    grouped: dict[str, dict[str, np.ndarray]] = {}
-    for key, array in qgraph.params.items():
-        node, _, name = key.rpartition(".")
-        grouped.setdefault(node, {})[name] = array
-    return grouped

@@ -61,6 +61,15 @@ class QuantizedGraph:
         prefix = f"{node}."
         return {k[len(prefix):]: v for k, v in self.params.items() if k.startswith(prefix)}
 
+    def params_by_node(self) -> dict[str, dict[str, np.ndarray]]:
+        """:meth:`node_params` of every node, in one pass over the params (a key is
+        ``<node>.<short name>``, and short names have no dot)."""
+        grouped: dict[str, dict[str, np.ndarray]] = {}
+        for key, array in self.params.items():
+            node, _, name = key.rpartition(".")
+            grouped.setdefault(node, {})[name] = array
+        return grouped
+
     def _readable(self, node: str) -> dict:
         out = {}
         for key, array in sorted(self.node_params(node).items()):
